@@ -1,0 +1,168 @@
+//! How commands reach a host: one SSH session per host (russh), one channel per command,
+//! or the controller itself for `connection: local`. Privilege escalation (`become`) wraps
+//! the command here, so modules only ever write plain shell commands.
+//!
+//! OWNER: connection helper. The types and signatures below are the contract modules and the
+//! executor rely on.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+/// Everything needed to reach one host, resolved from inventory variables, the command line
+/// and `~/.ssh/config` (the executor fills what it knows; `~/.ssh/config` fills the rest).
+#[derive(Clone, Debug, Default)]
+pub struct ConnectSpec {
+    /// Inventory name, used in messages.
+    pub name: String,
+    /// `ansible_host`, or the inventory name.
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    /// `ansible_connection`: "ssh" (default) or "local".
+    pub connection: String,
+    /// Seconds to wait for the TCP connection and the SSH handshake.
+    pub timeout_secs: u64,
+    /// known_hosts policy: "accept-new" (default), "strict" or "off".
+    pub host_key_checking: String,
+    /// known_hosts file; `~/.ssh/known_hosts` when None.
+    pub known_hosts: Option<PathBuf>,
+    pub password: Option<String>,
+}
+
+/// How to escalate privileges for a command.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Become {
+    /// `become_user`, root by default.
+    pub user: String,
+    /// `become_password` / `-K`.
+    pub password: Option<String>,
+}
+
+/// The result of a finished remote command.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// The host could not be reached or the session broke: the executor reports the host as
+/// unreachable rather than failed.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// An open session to one host. Cheap to clone; every clone shares the one session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<()>,
+}
+
+impl Session {
+    /// Opens the session (SSH handshake and authentication, or nothing for local).
+    /// Errors that mean "cannot reach" are `Unreachable`.
+    pub async fn connect(spec: &ConnectSpec) -> Result<Session> {
+        let _ = spec;
+        Ok(Session {
+            inner: Arc::new(()),
+        })
+    }
+
+    /// The remote user the session logged in as.
+    pub fn user(&self) -> String {
+        let _ = &self.inner;
+        "root".into()
+    }
+
+    /// Runs `command` through `/bin/sh -c` on the host, with stdin at end of file unless
+    /// `stdin` is given, escalated with sudo when `escalation` is set (and the session user is not
+    /// already the target user). Output is collected whole.
+    pub async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalation: Option<&Become>,
+    ) -> Result<ExecOutput> {
+        let _ = (command, stdin, escalation);
+        Ok(ExecOutput::default())
+    }
+
+    /// Starts `command` and returns a handle to stream its stdin and stdout, for piping one
+    /// host's output into another host's input (the image copy).
+    pub async fn open(&self, command: &str, escalation: Option<&Become>) -> Result<Stream> {
+        let _ = (command, escalation);
+        anyhow::bail!("not implemented")
+    }
+
+    /// Closes the session politely.
+    pub async fn close(&self) {}
+}
+
+/// A running command with its stdin and stdout open.
+pub struct Stream {}
+
+impl Stream {
+    /// Writes a chunk to the command's stdin.
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        let _ = data;
+        Ok(())
+    }
+
+    /// Closes the command's stdin (sends EOF).
+    pub async fn close_stdin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Next chunk of stdout; None at end of output. Stderr is kept for `finish`.
+    pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// Waits for the command to end and returns its exit code and the stderr collected.
+    pub async fn finish(self) -> Result<ExecOutput> {
+        Ok(ExecOutput::default())
+    }
+}
+
+/// Quotes a string for a POSIX shell: `'...'` with embedded quotes escaped.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("abc/d.e"), "abc/d.e");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("a b"), "'a b'");
+    }
+}

@@ -1,0 +1,1 @@
+//! The executor: runs plays over hosts, task by task, with one session per host.

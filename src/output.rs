@@ -1,0 +1,1 @@
+//! The reporter: PLAY and TASK headers, a line per host result, diffs and the PLAY RECAP.

@@ -1,0 +1,1 @@
+//! Playbooks: plays, tasks, handlers and roles read from YAML into typed structures.
