@@ -1,7 +1,326 @@
-//! The command line, shaped like ansible-playbook's.
+//! The command line, shaped like ansible-playbook's: the same flags with the same meaning,
+//! the same listing modes, and the same exit codes.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+
+use crate::executor::{Options, Runner};
+use crate::inventory::Inventory;
+use crate::output::Reporter;
+use crate::playbook::{load_playbook, read_vars_file, Playbook};
+use crate::vars::{merge, Value, Vars};
+
+/// Exit codes, with Ansible's meanings.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Bad input: a parse error, an unknown flag, a missing file.
+    pub const ERROR: u8 = 1;
+    /// At least one host failed a task.
+    pub const HOST_FAILED: u8 = 2;
+    /// At least one host could not be reached (and none failed).
+    pub const UNREACHABLE: u8 = 4;
+    /// Interrupted with Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mestral",
+    version,
+    about = "Run Ansible-style playbooks over one SSH session per host",
+    after_help = "Exit codes: 0 all good, 1 bad input, 2 a host failed, 4 a host was unreachable."
+)]
+pub struct Args {
+    /// Playbook files to run, in order.
+    #[arg(required = true)]
+    pub playbooks: Vec<PathBuf>,
+
+    /// Inventory file or folder (repeatable).
+    #[arg(short = 'i', long = "inventory")]
+    pub inventory: Vec<PathBuf>,
+
+    /// Further limit the hosts to a pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+
+    /// Extra variables: `k=v ...`, YAML/JSON text, or `@file.yml` (repeatable).
+    #[arg(short = 'e', long = "extra-vars")]
+    pub extra_vars: Vec<String>,
+
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks", default_value_t = 50)]
+    pub forks: usize,
+
+    /// Show what would change without changing anything.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+
+    /// Show the differences in the files that tasks change.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+
+    /// Only run tasks with these tags (comma separated, repeatable).
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Skip tasks with these tags.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    pub skip_tags: Vec<String>,
+
+    /// Connect as this user (wins over ansible_user).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+
+    /// Private key file (wins over ansible_ssh_private_key_file).
+    #[arg(long = "private-key", visible_alias = "key-file")]
+    pub private_key: Option<PathBuf>,
+
+    /// Run tasks with privilege escalation (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub escalate: bool,
+
+    /// Escalate to this user.
+    #[arg(long = "become-user")]
+    pub become_user: Option<String>,
+
+    /// Ask for the sudo password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+
+    /// More output: -v results, -vv and more for diagnostics on stderr.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Seconds to wait for a host to answer when connecting.
+    #[arg(short = 'T', long = "timeout", default_value_t = 10)]
+    pub timeout: u64,
+
+    /// Host key checking: accept-new (default), strict, or off.
+    #[arg(long = "host-key-checking")]
+    pub host_key_checking: Option<String>,
+
+    /// Where roles are looked for after `roles/` beside the playbook (colon separated).
+    #[arg(long = "roles-path", env = "ANSIBLE_ROLES_PATH", value_delimiter = ':')]
+    pub roles_path: Vec<PathBuf>,
+
+    /// List the hosts each play would run on, and stop.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+
+    /// List the tasks each play would run, and stop.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+
+    /// Check the playbook's syntax, and stop.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+
+    /// Colour: auto, always or never (NO_COLOR is honoured).
+    #[arg(long = "color", default_value = "auto")]
+    pub color: String,
+}
+
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let args = Args::parse();
+    init_tracing(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ERROR! cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ERROR! {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 | 1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MESTRAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("mestral={level}")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn color_enabled(choice: &str) -> bool {
+    match choice {
+        "always" => true,
+        "never" => false,
+        _ => std::env::var_os("NO_COLOR").is_none() && console::Term::stdout().is_term(),
+    }
+}
+
+/// Runs the command line and returns the exit code.
+pub async fn run(args: Args) -> Result<u8> {
+    let sources: Vec<&std::path::Path> = args.inventory.iter().map(|p| p.as_path()).collect();
+    let mut inventory = Inventory::load(&sources)?;
+    let mut playbooks = Vec::new();
+    for path in &args.playbooks {
+        if !path.is_file() {
+            bail!("the playbook {} could not be found", path.display());
+        }
+        let pb = load_playbook(path, &args.roles_path)?;
+        inventory.load_vars_dir(&pb.dir())?;
+        playbooks.push(pb);
+    }
+
+    let reporter = Reporter::new(args.verbose, color_enabled(&args.color));
+    if args.syntax_check {
+        for pb in &playbooks {
+            reporter.plain(&format!("\nplaybook: {}\n", pb.path.display()));
+        }
+        return Ok(exit::OK);
+    }
+
+    let become_password = if args.ask_become_pass {
+        Some(rpassword::prompt_password("BECOME password: ").context("reading the password")?)
+    } else {
+        None
+    };
+    let opts = Options {
+        check: args.check,
+        diff: args.diff,
+        forks: args.forks.max(1),
+        limit: args.limit.clone(),
+        tags: args.tags.clone(),
+        skip_tags: args.skip_tags.clone(),
+        extra_vars: parse_extra_vars(&args.extra_vars)?,
+        verbosity: args.verbose,
+        remote_user: args.user.clone(),
+        private_key: args.private_key.clone(),
+        escalate: args.escalate,
+        become_user: args.become_user.clone(),
+        become_password,
+        host_key_checking: args.host_key_checking.clone(),
+        timeout: args.timeout,
+        roles_path: args.roles_path.clone(),
+    };
+    let mut runner = Runner::new(inventory, opts, reporter);
+
+    if args.list_hosts || args.list_tasks {
+        for pb in &playbooks {
+            list(&runner, pb, args.list_hosts, args.list_tasks)?;
+        }
+        return Ok(exit::OK);
+    }
+
+    let mut failed = false;
+    let mut unreachable = false;
+    for pb in &playbooks {
+        let run = runner.run(pb);
+        let outcome = tokio::select! {
+            outcome = run => outcome?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\n[ERROR]: User interrupted execution");
+                return Ok(exit::INTERRUPTED);
+            }
+        };
+        failed |= outcome.any_failed;
+        unreachable |= outcome.any_unreachable;
+    }
+    Ok(if failed {
+        exit::HOST_FAILED
+    } else if unreachable {
+        exit::UNREACHABLE
+    } else {
+        exit::OK
+    })
+}
+
+/// `--list-hosts` and `--list-tasks`, in ansible-playbook's layout.
+fn list(runner: &Runner, pb: &Playbook, hosts: bool, tasks: bool) -> Result<()> {
+    let mut out = format!("\nplaybook: {}\n", pb.path.display());
+    for (i, play) in pb.plays.iter().enumerate() {
+        out.push_str(&format!(
+            "\n  play #{} ({}): {}\tTAGS: [{}]\n",
+            i + 1,
+            play.hosts,
+            play.name,
+            play.tags.join(",")
+        ));
+        if hosts {
+            let list = runner.play_hosts(play)?;
+            out.push_str(&format!("    pattern: ['{}']\n", play.hosts));
+            out.push_str(&format!("    hosts ({}):\n", list.len()));
+            for h in list {
+                out.push_str(&format!("      {h}\n"));
+            }
+        }
+        if tasks {
+            out.push_str("    tasks:\n");
+            for t in &play.tasks {
+                out.push_str(&format!("      {}\tTAGS: [{}]\n", t.display_name(), t.tags.join(",")));
+            }
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// `-e` values: `@file`, inline YAML/JSON mappings, or `k=v` pairs (values stay text, as in
+/// Ansible).
+pub fn parse_extra_vars(items: &[String]) -> Result<Vars> {
+    let mut vars = Vars::new();
+    for item in items {
+        let item = item.trim();
+        if let Some(file) = item.strip_prefix('@') {
+            merge(&mut vars, &read_vars_file(std::path::Path::new(file))?);
+        } else if item.starts_with('{') {
+            let yaml: serde_yaml::Value = serde_yaml::from_str(item)
+                .map_err(|e| anyhow!("-e '{item}': not valid YAML/JSON: {e}"))?;
+            match crate::vars::from_yaml(yaml)? {
+                Value::Object(m) => merge(&mut vars, &m),
+                _ => bail!("-e '{item}' must be a mapping"),
+            }
+        } else {
+            let pairs = crate::playbook::split_free_form("", item)
+                .map_err(|e| anyhow!("-e '{item}': {e}"))?;
+            merge(&mut vars, &pairs);
+        }
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extra_vars_forms() {
+        let v = parse_extra_vars(&[
+            "a=1 b='two words'".into(),
+            "{\"c\": [1, 2]}".into(),
+            "a=3".into(),
+        ])
+        .unwrap();
+        assert_eq!(Value::Object(v), json!({"a": "3", "b": "two words", "c": [1, 2]}));
+    }
+
+    #[test]
+    fn flags_parse_like_ansible_playbook() {
+        let a = Args::try_parse_from([
+            "mestral", "-i", "inv.ini", "-i", "more.yml", "-l", "workers", "-e", "x=1", "-f",
+            "5", "-C", "-D", "-t", "a,b", "--skip-tags", "c", "-u", "marc", "--private-key",
+            "k", "-b", "-vvv", "pb.yml",
+        ])
+        .unwrap();
+        assert_eq!(a.inventory.len(), 2);
+        assert_eq!(a.tags, vec!["a", "b"]);
+        assert_eq!(a.verbose, 3);
+        assert!(a.check && a.diff && a.escalate);
+        assert_eq!(a.forks, 5);
+    }
 }

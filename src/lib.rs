@@ -8,5 +8,6 @@ pub mod inventory;
 pub mod modules;
 pub mod output;
 pub mod playbook;
+pub mod suggest;
 pub mod template;
 pub mod vars;

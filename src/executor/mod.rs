@@ -1,1 +1,476 @@
-//! The executor: runs plays over hosts, task by task, with one session per host.
+//! The executor: runs plays over hosts, task by task (Ansible's linear strategy), with one
+//! session per host, a bounded number of hosts in flight, handlers at the end of each play,
+//! and the recap at the end of the run.
+
+mod builtin;
+mod facts;
+mod pool;
+mod run_task;
+mod scope;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::connection::Become;
+use crate::inventory::Inventory;
+use crate::output::{Reporter, Stats, Status};
+use crate::playbook::{Action, Play, Playbook, Task};
+use crate::template::Templar;
+use crate::vars::{Value, Vars};
+
+pub use pool::Pool;
+use run_task::{HostOutcome, TaskRun};
+
+/// Settings from the command line that apply to the whole run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub limit: Option<String>,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub extra_vars: Vars,
+    pub verbosity: u8,
+    pub remote_user: Option<String>,
+    pub private_key: Option<PathBuf>,
+    pub escalate: bool,
+    pub become_user: Option<String>,
+    pub become_password: Option<String>,
+    pub host_key_checking: Option<String>,
+    pub timeout: u64,
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// What the run ended with, for the exit code.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub any_failed: bool,
+    pub any_unreachable: bool,
+}
+
+/// Per-host state that lives across tasks and plays.
+#[derive(Default)]
+struct HostState {
+    /// `ansible_facts` from gathering and modules.
+    facts: Vars,
+    /// Registered results and `set_fact` values.
+    registered: Vars,
+    stats: Stats,
+    failed: bool,
+    unreachable: bool,
+}
+
+/// Runs playbooks against an inventory.
+pub struct Runner {
+    inventory: Inventory,
+    templar: Templar,
+    opts: Options,
+    reporter: Reporter,
+    pool: Pool,
+    hosts: BTreeMap<String, HostState>,
+    /// Hosts in the order they first appeared in a play, for the recap.
+    order: Vec<String>,
+}
+
+impl Runner {
+    pub fn new(inventory: Inventory, opts: Options, reporter: Reporter) -> Self {
+        Runner {
+            inventory,
+            templar: Templar::new(),
+            opts,
+            reporter,
+            pool: Pool::new(),
+            hosts: BTreeMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// Runs every play of the playbook and prints the recap.
+    pub async fn run(&mut self, playbook: &Playbook) -> Result<Outcome> {
+        for play in &playbook.plays {
+            self.run_play(playbook, play).await?;
+        }
+        self.pool.close_all().await;
+        let recap: Vec<(String, Stats)> = self
+            .order
+            .iter()
+            .map(|h| (h.clone(), self.hosts.get(h).map(|s| s.stats.clone()).unwrap_or_default()))
+            .collect();
+        self.reporter.recap(&recap);
+        Ok(Outcome {
+            any_failed: self.hosts.values().any(|h| h.failed && !h.unreachable),
+            any_unreachable: self.hosts.values().any(|h| h.unreachable),
+        })
+    }
+
+    /// The hosts a play targets, `--limit` applied, in inventory order.
+    pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
+        let mut hosts = self.inventory.select(&play.hosts)?;
+        if let Some(limit) = &self.opts.limit {
+            let allowed: HashSet<String> = self.inventory.select(limit)?.into_iter().collect();
+            hosts.retain(|h| allowed.contains(h));
+        }
+        Ok(hosts)
+    }
+
+    async fn run_play(&mut self, playbook: &Playbook, play: &Play) -> Result<()> {
+        self.reporter.play(&play.name);
+        let mut hosts = self.play_hosts(play)?;
+        if hosts.is_empty() {
+            self.reporter.plain("skipping: no hosts matched\n");
+            return Ok(());
+        }
+        for h in &hosts {
+            if !self.order.contains(h) {
+                self.order.push(h.clone());
+            }
+            self.hosts.entry(h.clone()).or_default();
+        }
+        // Hosts that failed in an earlier play sit this one out, as in Ansible.
+        hosts.retain(|h| self.hosts.get(h).map(|s| !s.failed && !s.unreachable).unwrap_or(true));
+        let play_vars = scope::play_vars(play, &playbook.dir())?;
+        self.prepare_connections(play, &play_vars)?;
+
+        let mut ctx = PlayCtx {
+            play,
+            play_vars,
+            hosts: hosts.clone(),
+            notified: BTreeMap::new(),
+            playbook_dir: playbook.dir(),
+        };
+
+        if play.gather_facts {
+            self.gather_facts(&ctx).await;
+        }
+        let tasks: Vec<&Task> = play.tasks.iter().filter(|t| self.tag_selected(play, t)).collect();
+        for task in tasks {
+            if self.active(&ctx).is_empty() {
+                break;
+            }
+            self.run_task(&mut ctx, task, false).await?;
+        }
+
+        // Handlers, in the order they are defined, for the hosts that notified them.
+        for handler in &play.handlers {
+            let names: Vec<&str> = std::iter::once(handler.name.as_deref().unwrap_or(""))
+                .chain(handler.listen.iter().map(String::as_str))
+                .collect();
+            let wanted: Vec<String> = ctx
+                .active_hosts(&self.hosts)
+                .into_iter()
+                .filter(|h| {
+                    ctx.notified.get(h).map(|n| names.iter().any(|x| n.contains(*x))).unwrap_or(false)
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let saved = std::mem::replace(&mut ctx.hosts, wanted);
+            self.run_task(&mut ctx, handler, true).await?;
+            ctx.hosts = saved;
+        }
+        Ok(())
+    }
+
+    fn active(&self, ctx: &PlayCtx) -> Vec<String> {
+        ctx.active_hosts(&self.hosts)
+    }
+
+    /// Works out how to reach each host of the play from its variables.
+    fn prepare_connections(&mut self, play: &Play, play_vars: &Vars) -> Result<()> {
+        let mut names: Vec<String> = self.inventory.hosts.iter().map(|h| h.name.clone()).collect();
+        names.push("localhost".into());
+        for name in names {
+            if self.pool.has_spec(&name) {
+                continue;
+            }
+            let vars = scope::vars_for(
+                &self.inventory,
+                &name,
+                self.hosts.get(&name),
+                play_vars,
+                None,
+                &self.opts,
+                &Value::Array(Vec::new()),
+            );
+            let scope = self.scope_for(vars);
+            let spec = scope::connect_spec(&name, play, &self.opts, &self.templar, &scope)?;
+            self.pool.set_spec(&name, spec);
+        }
+        Ok(())
+    }
+
+    async fn gather_facts(&mut self, ctx: &PlayCtx<'_>) {
+        self.reporter.task("Gathering Facts");
+        let hosts = self.active(ctx);
+        let pool = &self.pool;
+        let results = futures::future::join_all(hosts.iter().map(|h| async move {
+            let session = pool.get(h).await?;
+            facts::gather(&session).await
+        }))
+        .await;
+        for (host, result) in hosts.iter().zip(results) {
+            let state = self.hosts.entry(host.clone()).or_default();
+            match result {
+                Ok(facts) => {
+                    state.facts.extend(facts);
+                    state.stats.ok += 1;
+                    self.reporter.result(Status::Ok, host, None, None, None);
+                }
+                Err(e) => self.mark_error(host, &e),
+            }
+        }
+    }
+
+    /// Records a host that failed outside a task (connecting, gathering facts).
+    fn mark_error(&mut self, host: &str, err: &anyhow::Error) {
+        let unreachable = err.downcast_ref::<crate::connection::Unreachable>().is_some();
+        let state = self.hosts.entry(host.to_string()).or_default();
+        let detail = serde_json::json!({"changed": false, "msg": format!("{err:#}"),
+            "unreachable": unreachable});
+        if unreachable {
+            state.unreachable = true;
+            state.stats.unreachable += 1;
+            self.reporter.result(Status::Unreachable, host, None, None, Some(&detail));
+        } else {
+            state.failed = true;
+            state.stats.failed += 1;
+            self.reporter.result(Status::Failed, host, None, None, Some(&detail));
+        }
+    }
+
+    /// `--tags` / `--skip-tags` with Ansible's `always` and `never`.
+    fn tag_selected(&self, play: &Play, task: &Task) -> bool {
+        let mut tags: Vec<&str> = task.tags.iter().map(String::as_str).collect();
+        tags.extend(play.tags.iter().map(String::as_str));
+        if self.opts.skip_tags.iter().any(|s| tags.contains(&s.as_str())) {
+            return false;
+        }
+        if tags.contains(&"always") {
+            return true;
+        }
+        let wanted = &self.opts.tags;
+        if wanted.is_empty() || wanted.iter().any(|t| t == "all") {
+            return !tags.contains(&"never");
+        }
+        wanted.iter().any(|t| tags.contains(&t.as_str()) || (t == "tagged" && !tags.is_empty()))
+    }
+
+    fn scope_for(&self, vars: Vars) -> crate::vars::Scope {
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        crate::vars::Scope::new(vars, hostvars)
+    }
+
+    /// Runs one task on every active host of the play and reports the results.
+    async fn run_task(&mut self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
+        if let Action::Block { block, rescue, always } = &task.action {
+            return self.run_block(ctx, task, block, rescue, always).await;
+        }
+        let name = task.display_name();
+        if handler {
+            self.reporter.handler(&name);
+        } else {
+            self.reporter.task(&name);
+        }
+        let mut hosts = self.active(ctx);
+        if task.run_once {
+            hosts.truncate(1);
+        }
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let run = TaskRun {
+            task,
+            play: ctx.play,
+            templar: &self.templar,
+            pool: &self.pool,
+            opts: &self.opts,
+            playbook_dir: &ctx.playbook_dir,
+            play_hosts: &ctx.hosts,
+        };
+        let scopes: Vec<crate::vars::Scope> = hosts
+            .iter()
+            .map(|h| {
+                let vars = scope::vars_for(
+                    &self.inventory,
+                    h,
+                    self.hosts.get(h),
+                    &ctx.play_vars,
+                    Some(task),
+                    &self.opts,
+                    &ctx.play_hosts_value(),
+                );
+                crate::vars::Scope::new(vars, hostvars.clone())
+            })
+            .collect();
+        let forks = tokio::sync::Semaphore::new(self.opts.forks.max(1));
+        let outcomes: Vec<HostOutcome> =
+            futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
+                let run = &run;
+                let forks = &forks;
+                async move {
+                    // The semaphore lives until every future is done, so it is never closed.
+                    let _permit = forks.acquire().await.expect("semaphore open");
+                    run.on_host(h, s).await
+                }
+            }))
+            .await;
+
+        let all_hosts = self.active(ctx);
+        for (host, outcome) in hosts.iter().zip(outcomes) {
+            self.apply_outcome(ctx, task, host, &outcome, &all_hosts);
+        }
+        Ok(())
+    }
+
+    /// Reports one host's outcome and updates its state; `run_once` results go to every host.
+    fn apply_outcome(
+        &mut self,
+        ctx: &mut PlayCtx<'_>,
+        task: &Task,
+        host: &str,
+        outcome: &HostOutcome,
+        all_hosts: &[String],
+    ) {
+        outcome.report(&self.reporter, host, task);
+        let targets: Vec<String> =
+            if task.run_once { all_hosts.to_vec() } else { vec![host.to_string()] };
+        for target in targets {
+            let state = self.hosts.entry(target.clone()).or_default();
+            if let Some(name) = &task.register {
+                state.registered.insert(name.clone(), outcome.registered.clone());
+            }
+            for (k, v) in &outcome.facts {
+                state.registered.insert(k.clone(), v.clone());
+            }
+            for (k, v) in &outcome.ansible_facts {
+                state.facts.insert(k.clone(), v.clone());
+            }
+            if outcome.status == Status::Changed {
+                for n in &task.notify {
+                    ctx.notified.entry(target.clone()).or_default().insert(n.clone());
+                }
+            }
+        }
+        let state = self.hosts.entry(host.to_string()).or_default();
+        match outcome.status {
+            Status::Ok => state.stats.ok += 1,
+            Status::Changed => {
+                state.stats.ok += 1;
+                state.stats.changed += 1;
+            }
+            Status::Skipped => state.stats.skipped += 1,
+            Status::Failed if outcome.ignored => {
+                state.stats.ok += 1;
+                state.stats.ignored += 1;
+            }
+            Status::Failed => {
+                state.stats.failed += 1;
+                state.failed = true;
+            }
+            Status::Unreachable => {
+                state.stats.unreachable += 1;
+                state.unreachable = true;
+            }
+        }
+    }
+
+    /// A block: its tasks, then `rescue` for hosts that failed in it, then `always`.
+    async fn run_block(
+        &mut self,
+        ctx: &mut PlayCtx<'_>,
+        parent: &Task,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+    ) -> Result<()> {
+        let inherit = |t: &Task| {
+            let mut t = t.clone();
+            crate::playbook::inherit_from(&mut t, parent);
+            t
+        };
+        let before: HashSet<String> =
+            self.hosts.iter().filter(|(_, s)| s.failed).map(|(h, _)| h.clone()).collect();
+        for t in block {
+            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+        }
+        if !rescue.is_empty() {
+            let failed_here: Vec<String> = ctx
+                .hosts
+                .iter()
+                .filter(|h| !before.contains(*h) && self.hosts.get(*h).is_some_and(|s| s.failed))
+                .cloned()
+                .collect();
+            for h in &failed_here {
+                let state = self.hosts.entry(h.clone()).or_default();
+                state.failed = false;
+                state.stats.failed = state.stats.failed.saturating_sub(1);
+                state.stats.rescued += 1;
+            }
+            if !failed_here.is_empty() {
+                let saved = std::mem::replace(&mut ctx.hosts, failed_here);
+                for t in rescue {
+                    Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+                }
+                ctx.hosts = saved;
+            }
+        }
+        for t in always {
+            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// State of the play being run.
+struct PlayCtx<'a> {
+    play: &'a Play,
+    play_vars: Vars,
+    hosts: Vec<String>,
+    /// Handler names notified, per host.
+    notified: BTreeMap<String, HashSet<String>>,
+    playbook_dir: PathBuf,
+}
+
+impl PlayCtx<'_> {
+    fn active_hosts(&self, states: &BTreeMap<String, HostState>) -> Vec<String> {
+        self.hosts
+            .iter()
+            .filter(|h| states.get(*h).map(|s| !s.failed && !s.unreachable).unwrap_or(true))
+            .cloned()
+            .collect()
+    }
+
+    fn play_hosts_value(&self) -> Value {
+        Value::Array(self.hosts.iter().map(|h| Value::String(h.clone())).collect())
+    }
+}
+
+/// The escalation a task runs with, if any.
+pub(crate) fn escalation(
+    task: &Task,
+    play: &Play,
+    vars: &Vars,
+    opts: &Options,
+) -> Option<Become> {
+    let from_vars = vars.get("ansible_become").and_then(crate::vars::as_bool);
+    let wanted = task.escalate.or(play.escalate).or(from_vars).unwrap_or(opts.escalate);
+    if !wanted {
+        return None;
+    }
+    let user = task
+        .become_user
+        .clone()
+        .or_else(|| play.become_user.clone())
+        .or_else(|| vars.get("ansible_become_user").map(crate::vars::as_text))
+        .or_else(|| opts.become_user.clone())
+        .unwrap_or_else(|| "root".into());
+    let password = opts.become_password.clone().or_else(|| {
+        vars.get("ansible_become_password")
+            .or_else(|| vars.get("ansible_become_pass"))
+            .map(crate::vars::as_text)
+    });
+    Some(Become { user, password })
+}

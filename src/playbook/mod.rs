@@ -1,1 +1,145 @@
-//! Playbooks: plays, tasks, handlers and roles read from YAML into typed structures.
+//! Playbooks: plays, tasks, handlers and roles read from YAML into typed structures that the
+//! executor trusts. Roles and `import_tasks` are expanded here, so the executor sees flat
+//! task lists that remember where each task came from.
+
+mod load;
+mod roles;
+mod task;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::vars::{Value, Vars};
+
+pub use load::{load_playbook, read_vars_file, read_yaml_file};
+pub use task::{inherit as inherit_from, split_free_form};
+
+/// Where a task was written, for messages: `playbooks/swarm.yml:14`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}", self.file.display(), self.line)
+        } else {
+            write!(f, "{}", self.file.display())
+        }
+    }
+}
+
+/// A role as used by a play: its name, its folder and the variables it brings.
+#[derive(Debug, Default)]
+pub struct Role {
+    pub name: String,
+    pub path: PathBuf,
+    /// `defaults/main.yml`: lowest precedence.
+    pub defaults: Vars,
+    /// `vars/main.yml` plus the variables given where the role is used.
+    pub vars: Vars,
+}
+
+/// What a task does: one module call, or a block of tasks.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Module { name: String, args: Value },
+    Block { block: Vec<Task>, rescue: Vec<Task>, always: Vec<Task> },
+}
+
+/// A task with every keyword mestral understands. Templates stay as written; the executor
+/// renders them per host.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub name: Option<String>,
+    pub action: Action,
+    pub origin: Origin,
+    pub role: Option<Arc<Role>>,
+    pub register: Option<String>,
+    /// Conditions, all of which must hold (a list in YAML is an `and`), including those
+    /// inherited from an enclosing block or role.
+    pub when: Vec<String>,
+    pub loop_items: Option<Value>,
+    pub loop_var: String,
+    pub loop_label: Option<String>,
+    pub notify: Vec<String>,
+    pub changed_when: Option<Value>,
+    pub failed_when: Option<Value>,
+    pub ignore_errors: bool,
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub tags: Vec<String>,
+    pub run_once: bool,
+    pub delegate_to: Option<String>,
+    pub vars: Vars,
+    pub no_log: bool,
+    pub check_mode: Option<bool>,
+    pub diff: Option<bool>,
+    pub until: Option<String>,
+    pub retries: u32,
+    pub delay: u64,
+    /// Extra topics a handler answers to.
+    pub listen: Vec<String>,
+    pub environment: Vars,
+}
+
+impl Task {
+    /// The name shown in the TASK header: the task's name, else the module name, with the
+    /// role's name in front as Ansible prints it.
+    pub fn display_name(&self) -> String {
+        let base = match (&self.name, &self.action) {
+            (Some(n), _) => n.clone(),
+            (None, Action::Module { name, .. }) => name.clone(),
+            (None, Action::Block { .. }) => "block".to_string(),
+        };
+        match &self.role {
+            Some(role) => format!("{} : {}", role.name, base),
+            None => base,
+        }
+    }
+
+    pub fn module_name(&self) -> Option<&str> {
+        match &self.action {
+            Action::Module { name, .. } => Some(name),
+            Action::Block { .. } => None,
+        }
+    }
+}
+
+/// One play, with roles already expanded into its task lists.
+#[derive(Debug)]
+pub struct Play {
+    pub name: String,
+    pub hosts: String,
+    pub origin: Origin,
+    pub vars: Vars,
+    pub vars_files: Vec<String>,
+    pub escalate: Option<bool>,
+    pub become_user: Option<String>,
+    pub gather_facts: bool,
+    pub remote_user: Option<String>,
+    pub connection: Option<String>,
+    pub tags: Vec<String>,
+    pub any_errors_fatal: bool,
+    pub ignore_unreachable: bool,
+    /// pre_tasks, role tasks, tasks, post_tasks, in that order.
+    pub tasks: Vec<Task>,
+    pub handlers: Vec<Task>,
+    pub roles: Vec<Arc<Role>>,
+}
+
+/// A whole playbook file.
+#[derive(Debug)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Play>,
+}
+
+impl Playbook {
+    /// The folder holding the playbook, where relative paths are resolved.
+    pub fn dir(&self) -> PathBuf {
+        self.path.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."))
+    }
+}

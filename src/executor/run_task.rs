@@ -1,0 +1,545 @@
+//! Running one task on one host: loops, conditions, templated arguments, delegation,
+//! escalation, retries, and `changed_when`/`failed_when`, ending in one outcome to report.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{builtin, escalation, Options, Pool};
+use crate::connection::Unreachable;
+use crate::modules::{self, FileDiff, ModuleCtx, ModuleOutput};
+use crate::output::{Reporter, Status};
+use crate::playbook::{Action, Play, Task};
+use crate::template::Templar;
+use crate::vars::{as_bool, as_text, Scope, Value, Vars};
+
+/// Everything shared by the hosts running one task.
+pub(super) struct TaskRun<'a> {
+    pub task: &'a Task,
+    pub play: &'a Play,
+    pub templar: &'a Templar,
+    pub pool: &'a Pool,
+    pub opts: &'a Options,
+    pub playbook_dir: &'a Path,
+    pub play_hosts: &'a [String],
+}
+
+/// One loop item's (or the task's) result, ready to print.
+#[derive(Debug)]
+pub(super) struct ItemLine {
+    status: Status,
+    label: Option<String>,
+    detail: Option<Value>,
+    diffs: Vec<FileDiff>,
+}
+
+/// How a task ended on one host.
+#[derive(Debug)]
+pub(super) struct HostOutcome {
+    pub status: Status,
+    pub ignored: bool,
+    pub registered: Value,
+    /// Values from `set_fact`.
+    pub facts: Vars,
+    /// Values for `ansible_facts`.
+    pub ansible_facts: Vars,
+    delegated: Option<String>,
+    lines: Vec<ItemLine>,
+    /// Shown after the item lines of a loop that failed.
+    summary: Option<Value>,
+}
+
+impl HostOutcome {
+    fn failure(msg: String, unreachable: bool) -> Self {
+        let detail = if unreachable {
+            json!({"changed": false, "msg": msg, "unreachable": true})
+        } else {
+            json!({"changed": false, "msg": msg})
+        };
+        let status = if unreachable { Status::Unreachable } else { Status::Failed };
+        HostOutcome {
+            status,
+            ignored: false,
+            registered: {
+                let mut r = detail.clone();
+                r["failed"] = json!(true);
+                r
+            },
+            facts: Vars::new(),
+            ansible_facts: Vars::new(),
+            delegated: None,
+            lines: vec![ItemLine { status, label: None, detail: Some(detail), diffs: vec![] }],
+            summary: None,
+        }
+    }
+
+    /// Prints the host's lines in Ansible's layout.
+    pub fn report(&self, reporter: &Reporter, host: &str, task: &Task) {
+        let delegated = self.delegated.as_deref();
+        for line in &self.lines {
+            for d in &line.diffs {
+                reporter.diff(d);
+            }
+            let detail = match (&line.detail, task.no_log) {
+                (Some(_), true) => Some(json!({"censored":
+                    "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})),
+                (d, _) => d.clone(),
+            };
+            reporter.result(line.status, host, delegated, line.label.as_deref(), detail.as_ref());
+        }
+        if let Some(summary) = &self.summary {
+            reporter.result(self.status, host, delegated, None, Some(summary));
+        }
+        if self.ignored {
+            reporter.ignoring();
+        }
+    }
+}
+
+impl TaskRun<'_> {
+    pub async fn on_host(&self, host: &str, scope: &Scope) -> HostOutcome {
+        let task = self.task;
+
+        // The loop's items; a loop over nothing skips the task.
+        let items: Option<Vec<Value>> = match &task.loop_items {
+            None => None,
+            Some(raw) => match self.templar.render_value(raw, scope) {
+                Ok(Value::Array(items)) => Some(items),
+                Ok(Value::Object(map)) => Some(
+                    map.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
+                ),
+                Ok(Value::Null) => Some(Vec::new()),
+                Ok(other) => {
+                    return self.fail(format!("loop needs a list, got {other}"), false);
+                }
+                Err(e) => return self.fail(format!("{}: {e}", task.origin), false),
+            },
+        };
+
+        let Some(items) = items else {
+            let one = self.one(host, scope, None).await;
+            return self.single(one);
+        };
+
+        let mut results = Vec::new();
+        let mut lines = Vec::new();
+        let mut any_changed = false;
+        let mut any_failed = false;
+        let mut all_skipped = true;
+        let mut facts = Vars::new();
+        let mut ansible_facts = Vars::new();
+        let mut delegated = None;
+        for item in items {
+            let mut vars = (*scope.vars).clone();
+            vars.insert(task.loop_var.clone(), item.clone());
+            let item_scope = Scope { vars: std::sync::Arc::new(vars), hostvars: scope.hostvars.clone() };
+            let label = match &task.loop_label {
+                Some(l) => self.templar.render_str(l, &item_scope).unwrap_or_else(|_| l.clone()),
+                None => label_of(&item),
+            };
+            let r = self.one(host, &item_scope, Some(&item)).await;
+            if r.status == Status::Unreachable {
+                return self.fail(r.msg.unwrap_or_default(), true);
+            }
+            any_changed |= r.status == Status::Changed;
+            any_failed |= r.status == Status::Failed;
+            all_skipped &= r.status == Status::Skipped;
+            facts.extend(r.facts.clone());
+            ansible_facts.extend(r.ansible_facts.clone());
+            delegated = r.delegated.clone();
+            let mut reg = r.registered.clone();
+            reg[task.loop_var.as_str()] = item.clone();
+            reg["ansible_loop_var"] = json!(task.loop_var);
+            results.push(reg);
+            lines.push(ItemLine {
+                status: r.status,
+                label: Some(label),
+                detail: r.detail(self.opts.verbosity, task),
+                diffs: r.diffs,
+            });
+        }
+        let status = if any_failed {
+            Status::Failed
+        } else if all_skipped && !lines.is_empty() {
+            Status::Skipped
+        } else if any_changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        let msg = if any_failed { "One or more items failed" } else { "All items completed" };
+        let mut registered = json!({"changed": any_changed, "msg": msg, "results": results});
+        if any_failed {
+            registered["failed"] = json!(true);
+        }
+        if all_skipped {
+            registered["skipped"] = json!(true);
+        }
+        let ignored = any_failed && task.ignore_errors;
+        let summary = any_failed.then(|| json!({"changed": any_changed, "msg": msg}));
+        if lines.is_empty() {
+            lines.push(ItemLine { status: Status::Skipped, label: None, detail: None, diffs: vec![] });
+        }
+        HostOutcome {
+            status,
+            ignored,
+            registered,
+            facts,
+            ansible_facts,
+            delegated,
+            lines,
+            summary,
+        }
+    }
+
+    fn fail(&self, msg: String, unreachable: bool) -> HostOutcome {
+        let mut o = HostOutcome::failure(msg, unreachable);
+        o.ignored = !unreachable && self.task.ignore_errors;
+        o
+    }
+
+    fn single(&self, r: OneResult) -> HostOutcome {
+        let detail = r.detail(self.opts.verbosity, self.task);
+        let ignored = r.status == Status::Failed && self.task.ignore_errors;
+        HostOutcome {
+            status: r.status,
+            ignored,
+            registered: r.registered,
+            facts: r.facts,
+            ansible_facts: r.ansible_facts,
+            delegated: r.delegated,
+            lines: vec![ItemLine { status: r.status, label: None, detail, diffs: r.diffs }],
+            summary: None,
+        }
+    }
+
+    /// The task once (one loop item) on the host.
+    async fn one(&self, host: &str, scope: &Scope, item: Option<&Value>) -> OneResult {
+        let task = self.task;
+        let _ = item;
+
+        for cond in &task.when {
+            match self.templar.eval_bool(cond, scope) {
+                Ok(true) => {}
+                Ok(false) => return OneResult::skipped(),
+                Err(e) => {
+                    return OneResult::error(format!(
+                        "{}: the conditional check '{cond}' failed: {e}",
+                        task.origin
+                    ))
+                }
+            }
+        }
+        let Action::Module { name, args } = &task.action else {
+            return OneResult::error("a block cannot run as a single task".into());
+        };
+
+        let args = match self.templar.render_value(args, scope) {
+            Ok(a) => strip_omit(a),
+            Err(e) => {
+                return OneResult::error(format!("{}: task '{}' on {host}: {e}", task.origin, task.display_name()))
+            }
+        };
+
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut r = self.call(host, name, &args, scope).await;
+            if r.status == Status::Unreachable {
+                return r;
+            }
+            self.apply_conditions(&mut r, scope);
+            let Some(until) = &task.until else { return r };
+            let done = match self.with_registered(scope, &r.registered) {
+                Some(s) => self.templar.eval_bool(until, &s).unwrap_or(false),
+                None => true,
+            };
+            r.registered["attempts"] = json!(attempt);
+            if done || attempt > task.retries {
+                if !done {
+                    r.status = Status::Failed;
+                    r.msg = Some(format!("retries exhausted after {attempt} attempts"));
+                    r.registered["failed"] = json!(true);
+                }
+                return r;
+            }
+            tokio::time::sleep(Duration::from_secs(task.delay)).await;
+        }
+    }
+
+    /// Runs the module (or the executor's own action) and turns its output into a result.
+    async fn call(&self, host: &str, name: &str, args: &Value, scope: &Scope) -> OneResult {
+        let task = self.task;
+        if modules::EXECUTOR_MODULES.contains(&name) {
+            return match builtin::run(name, args, scope, self.templar, self.playbook_dir) {
+                Ok(out) => OneResult::from_output(out, None, false),
+                Err(e) => OneResult::error(format!("{e:#}")),
+            };
+        }
+        let delegate = match &task.delegate_to {
+            Some(d) => match self.templar.render_str(d, scope) {
+                Ok(d) => Some(d),
+                Err(e) => return OneResult::error(format!("delegate_to: {e}")),
+            },
+            None => None,
+        };
+        let target = delegate.clone().unwrap_or_else(|| host.to_string());
+        let target = target.as_str();
+        let session = match self.pool.get(target).await {
+            Ok(s) => s,
+            Err(e) => return OneResult::unreachable(format!("{e:#}")),
+        };
+        let become_ = escalation(task, self.play, &scope.vars, self.opts);
+        let search = self.search_paths();
+        let ctx = ModuleCtx {
+            host: target,
+            session: &session,
+            escalation: become_.as_ref(),
+            check: task.check_mode.unwrap_or(self.opts.check),
+            diff: task.diff.unwrap_or(self.opts.diff),
+            templar: self.templar,
+            scope,
+            search_paths: &search,
+            sessions: self.pool,
+            verbosity: self.opts.verbosity,
+        };
+        let _ = self.play_hosts;
+        match modules::run(name, args, &ctx).await {
+            Ok(out) => OneResult::from_output(out, delegate, ctx.diff),
+            Err(e) if e.downcast_ref::<Unreachable>().is_some() => {
+                OneResult::unreachable(format!("{e:#}"))
+            }
+            Err(e) => OneResult::error(format!("{e:#}")),
+        }
+    }
+
+    /// Where `src` files and templates are looked for: the role first, then the playbook.
+    fn search_paths(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        if let Some(role) = &self.task.role {
+            paths.push(role.path.join("files"));
+            paths.push(role.path.join("templates"));
+            paths.push(role.path.join("tasks"));
+            paths.push(role.path.clone());
+        }
+        paths.push(self.playbook_dir.join("files"));
+        paths.push(self.playbook_dir.join("templates"));
+        paths.push(self.playbook_dir.to_path_buf());
+        paths
+    }
+
+    /// A scope where the task's `register` name holds this result.
+    fn with_registered(&self, scope: &Scope, result: &Value) -> Option<Scope> {
+        let mut vars = (*scope.vars).clone();
+        if let Some(name) = &self.task.register {
+            vars.insert(name.clone(), result.clone());
+        }
+        // Ansible also lets conditions name the result's fields directly (`rc`, `stdout`).
+        if let Value::Object(map) = result {
+            for (k, v) in map {
+                vars.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        Some(Scope { vars: std::sync::Arc::new(vars), hostvars: scope.hostvars.clone() })
+    }
+
+    /// `changed_when` and `failed_when`, evaluated with the result registered.
+    fn apply_conditions(&self, r: &mut OneResult, scope: &Scope) {
+        let task = self.task;
+        if r.status == Status::Skipped || (task.changed_when.is_none() && task.failed_when.is_none())
+        {
+            return;
+        }
+        let Some(s) = self.with_registered(scope, &r.registered) else { return };
+        let eval = |cond: &Value| -> Result<bool, String> {
+            match cond {
+                Value::Bool(b) => Ok(*b),
+                Value::Array(list) => {
+                    for c in list {
+                        if !self.templar.eval_bool(&as_text(c), &s).map_err(|e| e.to_string())? {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                }
+                other => self.templar.eval_bool(&as_text(other), &s).map_err(|e| e.to_string()),
+            }
+        };
+        if let Some(cond) = &task.changed_when {
+            match eval(cond) {
+                Ok(changed) => {
+                    if r.status != Status::Failed {
+                        r.status = if changed { Status::Changed } else { Status::Ok };
+                    }
+                    r.registered["changed"] = json!(changed);
+                }
+                Err(e) => {
+                    r.status = Status::Failed;
+                    r.msg = Some(format!("changed_when: {e}"));
+                }
+            }
+        }
+        if let Some(cond) = &task.failed_when {
+            match eval(cond) {
+                Ok(true) => {
+                    r.status = Status::Failed;
+                    r.registered["failed"] = json!(true);
+                    r.registered["failed_when_result"] = json!(true);
+                    if r.msg.is_none() {
+                        r.msg = Some("failed_when condition was true".into());
+                    }
+                }
+                Ok(false) => {
+                    if r.status == Status::Failed {
+                        r.status = if as_bool(&r.registered["changed"]) == Some(true) {
+                            Status::Changed
+                        } else {
+                            Status::Ok
+                        };
+                    }
+                    r.registered["failed"] = json!(false);
+                    r.registered["failed_when_result"] = json!(false);
+                }
+                Err(e) => {
+                    r.status = Status::Failed;
+                    r.msg = Some(format!("failed_when: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// One run of the module, before it becomes a reported outcome.
+struct OneResult {
+    status: Status,
+    msg: Option<String>,
+    registered: Value,
+    facts: Vars,
+    ansible_facts: Vars,
+    diffs: Vec<FileDiff>,
+    delegated: Option<String>,
+    /// The module wants its values printed even without -v (debug).
+    show: bool,
+}
+
+impl OneResult {
+    fn skipped() -> Self {
+        OneResult {
+            status: Status::Skipped,
+            msg: None,
+            registered: json!({"changed": false, "skipped": true,
+                "skip_reason": "Conditional result was False"}),
+            facts: Vars::new(),
+            ansible_facts: Vars::new(),
+            diffs: vec![],
+            delegated: None,
+            show: false,
+        }
+    }
+
+    fn error(msg: String) -> Self {
+        OneResult {
+            status: Status::Failed,
+            registered: json!({"changed": false, "failed": true, "msg": msg}),
+            msg: Some(msg),
+            ..OneResult::skipped()
+        }
+    }
+
+    fn unreachable(msg: String) -> Self {
+        OneResult { status: Status::Unreachable, ..OneResult::error(msg) }
+    }
+
+    fn from_output(out: ModuleOutput, delegated: Option<String>, diff: bool) -> Self {
+        let status = if out.failed {
+            Status::Failed
+        } else if out.skipped {
+            Status::Skipped
+        } else if out.changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        let show = out.values.contains_key("_show");
+        let mut registered = Vars::new();
+        for (k, v) in out.values {
+            if k != "_show" {
+                registered.insert(k, v);
+            }
+        }
+        registered.insert("changed".into(), json!(out.changed));
+        if out.failed {
+            registered.insert("failed".into(), json!(true));
+        }
+        if out.skipped {
+            registered.insert("skipped".into(), json!(true));
+        }
+        if let Some(m) = &out.msg {
+            registered.entry("msg").or_insert_with(|| json!(m));
+        }
+        let (facts, ansible_facts) = match out.facts {
+            Some(f) if registered.contains_key("_set_fact") => {
+                registered.remove("_set_fact");
+                (f, Vars::new())
+            }
+            Some(f) => (Vars::new(), f),
+            None => (Vars::new(), Vars::new()),
+        };
+        OneResult {
+            status,
+            msg: out.msg,
+            registered: Value::Object(registered),
+            facts,
+            ansible_facts,
+            diffs: if diff { out.diffs } else { vec![] },
+            delegated,
+            show,
+        }
+    }
+
+    /// The JSON printed after `=>`: always for failures and debug, with -v for the rest.
+    fn detail(&self, verbosity: u8, task: &Task) -> Option<Value> {
+        let _ = task;
+        match self.status {
+            Status::Failed | Status::Unreachable => {
+                let mut d = self.registered.clone();
+                if let (Some(m), Value::Object(map)) = (&self.msg, &mut d) {
+                    map.insert("msg".into(), json!(m));
+                }
+                Some(d)
+            }
+            _ if self.show => {
+                let mut d = self.registered.clone();
+                if let Value::Object(map) = &mut d {
+                    map.remove("changed");
+                }
+                Some(d)
+            }
+            Status::Skipped => None,
+            _ if verbosity > 0 => Some(self.registered.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The label Ansible prints for a loop item: the text of a scalar, JSON otherwise.
+fn label_of(item: &Value) -> String {
+    match item {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Drops arguments whose value is `omit`.
+fn strip_omit(args: Value) -> Value {
+    match args {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| v.as_str() != Some(crate::template::OMIT))
+                .map(|(k, v)| (k, strip_omit(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}

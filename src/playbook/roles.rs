@@ -1,0 +1,106 @@
+//! Roles: found in `roles/` beside the playbook, then in the roles path; their defaults,
+//! vars and `meta/main.yml` dependencies (which run first).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use serde_yaml::Value as Yaml;
+
+use super::load::{read_vars_file, read_yaml_file, str_of, yaml_scalar};
+use super::task::main_file;
+use super::{Origin, Role};
+use crate::vars::{merge, Value, Vars};
+
+/// Resolves one entry of a play's `roles:` into the role and its dependencies, dependencies
+/// first.
+pub(super) fn load_role(
+    entry: &Yaml,
+    play_dir: &Path,
+    roles_path: &[PathBuf],
+    origin: &Origin,
+) -> Result<Vec<Arc<Role>>> {
+    let mut out = Vec::new();
+    load_into(entry, play_dir, roles_path, origin, &mut out, 0)?;
+    Ok(out)
+}
+
+fn load_into(
+    entry: &Yaml,
+    play_dir: &Path,
+    roles_path: &[PathBuf],
+    origin: &Origin,
+    out: &mut Vec<Arc<Role>>,
+    depth: u32,
+) -> Result<()> {
+    if depth > 8 {
+        bail!("{origin}: role dependencies nested too deeply");
+    }
+    let (name, params) = match entry {
+        Yaml::String(name) => (name.clone(), Vars::new()),
+        Yaml::Mapping(map) => {
+            let name = str_of(map, "role")
+                .or_else(|| str_of(map, "name"))
+                .ok_or_else(|| anyhow::anyhow!("{origin}: a role entry needs 'role'"))?;
+            let mut params = Vars::new();
+            for (k, v) in map {
+                let key = k.as_str().unwrap_or_default();
+                match key {
+                    "role" | "name" | "tags" | "when" | "become" => {}
+                    "vars" => {
+                        if let Value::Object(m) = yaml_scalar(v) {
+                            merge(&mut params, &m);
+                        }
+                    }
+                    _ => {
+                        params.insert(key.to_string(), yaml_scalar(v));
+                    }
+                }
+            }
+            (name, params)
+        }
+        _ => bail!("{origin}: a role entry must be a name or a mapping"),
+    };
+    let path = find_role(&name, play_dir, roles_path).ok_or_else(|| {
+        let searched: Vec<String> = std::iter::once(play_dir.join("roles"))
+            .chain(roles_path.iter().cloned())
+            .map(|p| p.display().to_string())
+            .collect();
+        anyhow::anyhow!("{origin}: role '{name}' not found (searched {})", searched.join(", "))
+    })?;
+
+    // Dependencies first.
+    if let Some(meta) = main_file(&path.join("meta")) {
+        if let Yaml::Mapping(m) = read_yaml_file(&meta)? {
+            if let Some(Yaml::Sequence(deps)) = m.get("dependencies") {
+                for dep in deps {
+                    load_into(dep, play_dir, roles_path, origin, out, depth + 1)?;
+                }
+            }
+        }
+    }
+
+    let read = |sub: &str| -> Result<Vars> {
+        match main_file(&path.join(sub)) {
+            Some(file) => read_vars_file(&file),
+            None => Ok(Vars::new()),
+        }
+    };
+    let defaults = read("defaults")?;
+    let mut vars = read("vars")?;
+    merge(&mut vars, &params);
+    out.push(Arc::new(Role { name, path, defaults, vars }));
+    Ok(())
+}
+
+fn find_role(name: &str, play_dir: &Path, roles_path: &[PathBuf]) -> Option<PathBuf> {
+    let direct = PathBuf::from(name);
+    if direct.is_absolute() && direct.is_dir() {
+        return Some(direct);
+    }
+    std::iter::once(play_dir.join("roles"))
+        .chain(roles_path.iter().cloned())
+        .chain(std::iter::once(play_dir.to_path_buf()))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_dir())
+}

@@ -1,0 +1,428 @@
+//! Tasks: a YAML mapping of keywords plus exactly one module, in dict or `k=v` form, and the
+//! static expansion of `import_tasks` and blocks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Result};
+use serde_yaml::{Mapping, Value as Yaml};
+
+use super::load::{list_of_str, read_yaml_file, str_of, vars_of, yaml_scalar, Locator};
+use super::{Action, Origin, Role, Task};
+use crate::modules;
+use crate::vars::{as_bool, as_text, from_yaml, Value, Vars};
+
+const TASK_KEYS: &[&str] = &[
+    "name", "register", "when", "loop", "with_items", "with_list", "with_dict",
+    "loop_control", "notify", "changed_when", "failed_when", "ignore_errors", "become",
+    "become_user", "become_method", "tags", "run_once", "delegate_to", "delegate_facts",
+    "vars", "no_log", "check_mode", "diff", "until", "retries", "delay", "listen", "args",
+    "environment", "block", "rescue", "always", "any_errors_fatal", "throttle", "timeout",
+    "collections", "ignore_unreachable", "action", "local_action",
+];
+
+/// Parses task lists of one file, tracking lines, and the files they import.
+pub(super) struct TaskParser {
+    pub file: PathBuf,
+    pub locator: Locator,
+    roles_path: Vec<PathBuf>,
+    depth: u32,
+}
+
+impl TaskParser {
+    pub fn new(file: PathBuf, roles_path: Vec<PathBuf>) -> Self {
+        let locator = Locator::for_file(&file);
+        TaskParser { file, locator, roles_path, depth: 0 }
+    }
+
+    /// Tasks and handlers of a role, each remembering the role.
+    pub fn role_tasks(&mut self, role: &Arc<Role>) -> Result<(Vec<Task>, Vec<Task>)> {
+        let load = |sub: &str| -> Result<Vec<Task>> {
+            let Some(path) = main_file(&role.path.join(sub)) else {
+                return Ok(Vec::new());
+            };
+            let mut parser = TaskParser::new(path.clone(), self.roles_path.clone());
+            parser.depth = self.depth + 1;
+            match read_yaml_file(&path)? {
+                Yaml::Null => Ok(Vec::new()),
+                Yaml::Sequence(list) => parse_tasks(&list, &mut parser, Some(role)),
+                _ => bail!("{}: a task file must hold a list of tasks", path.display()),
+            }
+        };
+        Ok((load("tasks")?, load("handlers")?))
+    }
+}
+
+/// `main.yml`, `main.yaml` or `main` in a role's sub-folder.
+pub(super) fn main_file(dir: &std::path::Path) -> Option<PathBuf> {
+    ["main.yml", "main.yaml", "main"].iter().map(|f| dir.join(f)).find(|p| p.is_file())
+}
+
+pub(super) fn parse_tasks(
+    list: &[Yaml],
+    parser: &mut TaskParser,
+    role: Option<&Arc<Role>>,
+) -> Result<Vec<Task>> {
+    let mut out = Vec::new();
+    for item in list {
+        let Yaml::Mapping(map) = item else {
+            bail!("{}: each task must be a mapping, found {:?}", parser.file.display(), item);
+        };
+        let first = map.keys().next().and_then(Yaml::as_str).unwrap_or("name");
+        let line = parser.locator.next_item(first);
+        let origin = Origin { file: parser.file.clone(), line };
+        out.extend(parse_task(map, origin, parser, role)?);
+    }
+    Ok(out)
+}
+
+/// One task mapping; `import_tasks` gives the imported tasks instead.
+fn parse_task(
+    map: &Mapping,
+    origin: Origin,
+    parser: &mut TaskParser,
+    role: Option<&Arc<Role>>,
+) -> Result<Vec<Task>> {
+    let at = |msg: String| anyhow!("{origin}: {msg}");
+
+    // Find the module: the one key that is not a task keyword.
+    let mut module: Option<(String, Yaml)> = None;
+    for (k, v) in map {
+        let key = k.as_str().ok_or_else(|| at("task keys must be strings".into()))?;
+        if TASK_KEYS.contains(&key) {
+            continue;
+        }
+        if let Some((first, _)) = &module {
+            bail!("{origin}: task has two modules, '{first}' and '{key}'");
+        }
+        module = Some((key.to_string(), v.clone()));
+    }
+    if let Some(Yaml::String(action)) = map.get("action").or_else(|| map.get("local_action")) {
+        let (name, rest) = action.split_once(char::is_whitespace).unwrap_or((action, ""));
+        module = Some((name.to_string(), Yaml::String(rest.trim().to_string())));
+    }
+
+    let mut task = base_task(map, origin.clone(), role).map_err(|e| at(e.to_string()))?;
+    if map.contains_key("local_action") {
+        task.delegate_to = Some("localhost".into());
+    }
+
+    if let Some(Yaml::Sequence(block)) = map.get("block") {
+        if module.is_some() {
+            bail!("{origin}: a block cannot also call a module");
+        }
+        let sub = |key: &str, parser: &mut TaskParser| -> Result<Vec<Task>> {
+            match map.get(key) {
+                Some(Yaml::Sequence(list)) => parse_tasks(list, parser, role),
+                _ => Ok(Vec::new()),
+            }
+        };
+        let block = parse_tasks(block, parser, role)?;
+        let rescue = sub("rescue", parser)?;
+        let always = sub("always", parser)?;
+        task.action = Action::Block { block, rescue, always };
+        return Ok(vec![task]);
+    }
+
+    let Some((name, raw_args)) = module else {
+        bail!("{origin}: task has no module (expected one of {})", "command, copy, ...");
+    };
+    let short = modules::short_name(&name).to_string();
+    if short == "import_tasks" || short == "include_tasks" {
+        return import_tasks(&raw_args, &task, parser, role);
+    }
+    if !modules::KNOWN.contains(&short.as_str()) {
+        let hint = crate::suggest::did_you_mean(&short, modules::KNOWN)
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
+        bail!("{origin}: unknown module '{name}'{hint}");
+    }
+    let mut args = module_args(&short, &raw_args).map_err(|e| at(e.to_string()))?;
+    // `args:` adds to (and does not override) what the module line gave.
+    if let Some(Yaml::Mapping(extra)) = map.get("args") {
+        if let (Value::Object(a), Value::Object(e)) = (&mut args, from_yaml(Yaml::Mapping(extra.clone()))?) {
+            for (k, v) in e {
+                a.entry(k).or_insert(v);
+            }
+        }
+    }
+    task.action = Action::Module { name: short, args };
+    Ok(vec![task])
+}
+
+/// Statically inlines another task file; its tasks inherit the importer's conditions, tags
+/// and variables.
+fn import_tasks(
+    raw: &Yaml,
+    importer: &Task,
+    parser: &mut TaskParser,
+    role: Option<&Arc<Role>>,
+) -> Result<Vec<Task>> {
+    let file = match raw {
+        Yaml::String(s) => s.clone(),
+        Yaml::Mapping(m) => str_of(m, "file").unwrap_or_default(),
+        _ => String::new(),
+    };
+    if file.contains("{{") {
+        bail!("{}: import_tasks needs a literal file name, got '{file}'", importer.origin);
+    }
+    if parser.depth > 16 {
+        bail!("{}: import_tasks nested too deeply", importer.origin);
+    }
+    let base = match role {
+        Some(r) => r.path.join("tasks"),
+        None => parser.file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+    };
+    let path = base.join(&file);
+    let mut sub = TaskParser::new(path.clone(), parser.roles_path.clone());
+    sub.depth = parser.depth + 1;
+    let list = match read_yaml_file(&path)? {
+        Yaml::Sequence(list) => list,
+        Yaml::Null => Vec::new(),
+        _ => bail!("{}: a task file must hold a list of tasks", path.display()),
+    };
+    let mut tasks = parse_tasks(&list, &mut sub, role)?;
+    for t in &mut tasks {
+        inherit(t, importer);
+    }
+    Ok(tasks)
+}
+
+/// Gives a task what an enclosing import or block sets for all its tasks.
+pub fn inherit(task: &mut Task, parent: &Task) {
+    let mut when = parent.when.clone();
+    when.append(&mut task.when);
+    task.when = when;
+    for tag in &parent.tags {
+        if !task.tags.contains(tag) {
+            task.tags.push(tag.clone());
+        }
+    }
+    for (k, v) in &parent.vars {
+        task.vars.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    task.escalate = task.escalate.or(parent.escalate);
+    if task.become_user.is_none() {
+        task.become_user = parent.become_user.clone();
+    }
+    if task.delegate_to.is_none() {
+        task.delegate_to = parent.delegate_to.clone();
+    }
+    task.ignore_errors |= parent.ignore_errors;
+    task.run_once |= parent.run_once;
+}
+
+fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<Task> {
+    let flag = |key: &str| map.get(key).map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false));
+    let loop_control = match map.get("loop_control") {
+        Some(Yaml::Mapping(m)) => m.clone(),
+        _ => Mapping::new(),
+    };
+    let loop_items = map
+        .get("loop")
+        .or_else(|| map.get("with_items"))
+        .or_else(|| map.get("with_list"))
+        .map(|v| yaml_scalar(v));
+    let loop_items = match (loop_items, map.get("with_items")) {
+        // with_items flattens one level, as Ansible does.
+        (Some(Value::Array(items)), Some(_)) => Some(Value::Array(
+            items
+                .into_iter()
+                .flat_map(|i| match i {
+                    Value::Array(inner) => inner,
+                    other => vec![other],
+                })
+                .collect(),
+        )),
+        (other, _) => other,
+    };
+    let loop_items = match map.get("with_dict") {
+        Some(v) => Some(Value::String(format!(
+            "{{{{ ({}) | dict2items }}}}",
+            template_expr_of(&yaml_scalar(v))
+        ))),
+        None => loop_items,
+    };
+    let conditions = |key: &str| -> Vec<String> {
+        match map.get(key) {
+            None | Some(Yaml::Null) => Vec::new(),
+            Some(Yaml::Sequence(list)) => list.iter().map(|v| as_text(&yaml_scalar(v))).collect(),
+            Some(v) => vec![as_text(&yaml_scalar(v))],
+        }
+    };
+    let number = |key: &str, default: u64| -> Result<u64> {
+        match map.get(key) {
+            None => Ok(default),
+            Some(v) => as_text(&yaml_scalar(v))
+                .parse()
+                .map_err(|_| anyhow!("'{key}' must be a whole number")),
+        }
+    };
+    Ok(Task {
+        name: str_of(map, "name"),
+        action: Action::Module { name: String::new(), args: Value::Null },
+        origin,
+        role: role.cloned(),
+        register: str_of(map, "register"),
+        when: conditions("when"),
+        loop_items,
+        loop_var: str_of(&loop_control, "loop_var").unwrap_or_else(|| "item".into()),
+        loop_label: str_of(&loop_control, "label"),
+        notify: list_of_str(map, "notify"),
+        changed_when: map.get("changed_when").map(condition_value),
+        failed_when: map.get("failed_when").map(condition_value),
+        ignore_errors: flag("ignore_errors").unwrap_or(false),
+        escalate: flag("become"),
+        become_user: str_of(map, "become_user"),
+        tags: list_of_str(map, "tags"),
+        run_once: flag("run_once").unwrap_or(false),
+        delegate_to: str_of(map, "delegate_to"),
+        vars: vars_of(map, "vars")?,
+        no_log: flag("no_log").unwrap_or(false),
+        check_mode: flag("check_mode"),
+        diff: flag("diff"),
+        until: str_of(map, "until"),
+        retries: number("retries", 3)? as u32,
+        delay: number("delay", 5)?,
+        listen: list_of_str(map, "listen"),
+        environment: vars_of(map, "environment")?,
+    })
+}
+
+/// `changed_when`/`failed_when`: a boolean, an expression, or a list of expressions.
+fn condition_value(v: &Yaml) -> Value {
+    yaml_scalar(v)
+}
+
+/// The expression inside `{{ }}`, or the text itself when it is a bare expression.
+fn template_expr_of(v: &Value) -> String {
+    let text = as_text(v);
+    let t = text.trim();
+    match t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) {
+        Some(inner) => inner.trim().to_string(),
+        None => t.to_string(),
+    }
+}
+
+/// Module arguments from the dict form or the `k=v` free form.
+pub(super) fn module_args(module: &str, raw: &Yaml) -> Result<Value> {
+    match raw {
+        Yaml::Null => Ok(Value::Object(Vars::new())),
+        Yaml::Mapping(_) => from_yaml(raw.clone()),
+        Yaml::String(s) => Ok(Value::Object(split_free_form(module, s)?)),
+        other => Ok(Value::Object(split_free_form(module, &as_text(&yaml_scalar(other)))?)),
+    }
+}
+
+/// Modules whose free-form text is a command rather than `k=v` pairs.
+const FREE_FORM: &[&str] = &["command", "shell", "raw", "meta", "include_vars", "fail"];
+
+/// Splits `a=1 b='two words' rest of command` into arguments. For command-like modules the
+/// keys Ansible recognises there (`chdir`, `creates`, ...) are taken out and the rest stays
+/// together as `_raw_params`.
+pub fn split_free_form(module: &str, text: &str) -> Result<Vars> {
+    let words = split_words(text)?;
+    let mut out = Vars::new();
+    let command_like = FREE_FORM.contains(&module);
+    let mut rest: Vec<&str> = Vec::new();
+    for (raw, word) in &words {
+        match word.split_once('=') {
+            Some((k, v))
+                if !k.is_empty()
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && (!command_like
+                        || ["chdir", "creates", "removes", "executable", "warn", "stdin"]
+                            .contains(&k)) =>
+            {
+                out.insert(k.to_string(), Value::String(v.to_string()));
+            }
+            _ if command_like => rest.push(raw),
+            _ => bail!("'{word}' is not a key=value argument for module '{module}'"),
+        }
+    }
+    if command_like && !rest.is_empty() {
+        out.insert("_raw_params".into(), Value::String(rest.join(" ")));
+    }
+    Ok(out)
+}
+
+/// Splits on unquoted whitespace; each item is (raw text as written, unquoted text).
+/// Jinja `{{ }}` spans are kept whole.
+fn split_words(text: &str) -> Result<Vec<(&str, String)>> {
+    let mut words = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        let mut word = String::new();
+        let mut quote: Option<u8> = None;
+        let mut jinja = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if jinja == 0 && quote.is_none() && c.is_ascii_whitespace() {
+                break;
+            }
+            if text[i..].starts_with("{{") || text[i..].starts_with("{%") {
+                jinja += 1;
+                word.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            if jinja > 0 && (text[i..].starts_with("}}") || text[i..].starts_with("%}")) {
+                jinja -= 1;
+                word.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            match (quote, c) {
+                (None, b'\'' | b'"') if jinja == 0 => quote = Some(c),
+                (Some(q), _) if c == q => quote = None,
+                _ => {
+                    let ch = text[i..].chars().next().unwrap_or(' ');
+                    word.push(ch);
+                    i += ch.len_utf8();
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if quote.is_some() {
+            bail!("unbalanced quote in '{text}'");
+        }
+        words.push((&text[start..i], word));
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn free_form_pairs() {
+        let cases = [
+            ("copy", "src=a dest='/x y' mode=0644", json!({"src": "a", "dest": "/x y", "mode": "0644"})),
+            ("command", "docker swarm init chdir=/tmp", json!({"chdir": "/tmp", "_raw_params": "docker swarm init"})),
+            ("shell", "echo 'a=b' | cat", json!({"_raw_params": "echo 'a=b' | cat"})),
+            ("debug", "msg={{ a ~ ' b' }}", json!({"msg": "{{ a ~ ' b' }}"})),
+            ("service", "name=docker state=started", json!({"name": "docker", "state": "started"})),
+        ];
+        for (module, text, want) in cases {
+            let got = split_free_form(module, text).unwrap();
+            assert_eq!(Value::Object(got), want, "{module} {text}");
+        }
+    }
+
+    #[test]
+    fn free_form_refuses_stray_words() {
+        let err = split_free_form("copy", "src=a oops").unwrap_err().to_string();
+        assert_eq!(err, "'oops' is not a key=value argument for module 'copy'");
+    }
+}
