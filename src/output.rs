@@ -106,8 +106,11 @@ impl Reporter {
             Status::Unreachable => format!("fatal: {target}: UNREACHABLE!"),
             _ => format!("{}: {target}", status.word()),
         };
-        if let Some(item) = item {
-            line.push_str(&format!(" => (item={item})"));
+        match (item, status) {
+            // Ansible: `failed: [h] (item=x) => {...}` but `ok: [h] => (item=x)`.
+            (Some(item), Status::Failed) => line.push_str(&format!(" (item={item})")),
+            (Some(item), _) => line.push_str(&format!(" => (item={item})")),
+            (None, _) => {}
         }
         if let Some(detail) = detail {
             let json = if matches!(status, Status::Failed | Status::Unreachable) {

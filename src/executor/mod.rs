@@ -10,7 +10,6 @@ mod scope;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Result;
 

@@ -17,7 +17,10 @@ use crate::vars::{as_text, merge, HostVarsMap, Scope, Value, Vars};
 
 /// A play's `vars` with its `vars_files` read on top (paths relative to the playbook).
 pub fn play_vars(play: &Play, playbook_dir: &Path) -> Result<Vars> {
-    let mut vars = play.vars.clone();
+    let mut vars = Vars::new();
+    let dir = std::fs::canonicalize(playbook_dir).unwrap_or_else(|_| playbook_dir.to_path_buf());
+    vars.insert("playbook_dir".into(), json!(dir.display().to_string()));
+    merge(&mut vars, &play.vars);
     for file in &play.vars_files {
         let path = playbook_dir.join(file);
         let loaded =

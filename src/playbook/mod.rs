@@ -140,6 +140,9 @@ pub struct Playbook {
 impl Playbook {
     /// The folder holding the playbook, where relative paths are resolved.
     pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."))
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     }
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine, as root: installs what the tests need,
+# builds, runs the unit and integration tests, brings the lab up, runs the end-to-end tests
+# against it, and takes the lab down again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash lab/deps.sh
+command -v cargo >/dev/null || { echo "cargo is needed (rustup)"; exit 1; }
+
+echo "== build"
+cargo build --locked --bins --tests
+
+echo "== lab up"
+trap 'bash lab/down.sh >/dev/null 2>&1 || true' EXIT
+bash lab/down.sh >/dev/null 2>&1 || true
+bash lab/up.sh
+
+echo "== tests"
+MESTRAL_LAB=1 cargo test --locked -- --test-threads=1
