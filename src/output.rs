@@ -114,7 +114,7 @@ impl Reporter {
         }
         if let Some(detail) = detail {
             let json = if matches!(status, Status::Failed | Status::Unreachable) {
-                serde_json::to_string(detail).unwrap_or_default()
+                one_line(detail)
             } else {
                 pretty(detail)
             };
@@ -201,6 +201,25 @@ pub fn banner_line(text: &str) -> String {
     format!("{text} {}", "*".repeat(stars))
 }
 
+/// JSON on one line as Python's `json.dumps` writes it (`{"a": 1, "b": [2, 3]}`), which is
+/// how Ansible prints failures.
+pub fn one_line(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), one_line(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(list) => {
+            let items: Vec<String> = list.iter().map(one_line).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
 /// JSON as Ansible's default callback prints results: indented by four spaces.
 pub fn pretty(value: &Value) -> String {
     let mut buf = Vec::new();
@@ -224,6 +243,12 @@ mod tests {
         );
         assert_eq!(line.len(), 80);
         assert!(banner_line(&"x".repeat(100)).ends_with(" ***"));
+    }
+
+    #[test]
+    fn one_line_spaces_like_python() {
+        let v = serde_json::json!({"changed": false, "msg": "a \"b\"", "rc": [1, 2]});
+        assert_eq!(one_line(&v), r#"{"changed": false, "msg": "a \"b\"", "rc": [1, 2]}"#);
     }
 
     #[test]

@@ -504,8 +504,11 @@ impl OneResult {
         match self.status {
             Status::Failed | Status::Unreachable => {
                 let mut d = self.registered.clone();
-                if let (Some(m), Value::Object(map)) = (&self.msg, &mut d) {
-                    map.insert("msg".into(), json!(m));
+                if let Value::Object(map) = &mut d {
+                    if let Some(m) = &self.msg {
+                        map.insert("msg".into(), json!(m));
+                    }
+                    map.remove("failed");
                 }
                 Some(d)
             }
