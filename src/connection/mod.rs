@@ -2,8 +2,17 @@
 //! or the controller itself for `connection: local`. Privilege escalation (`become`) wraps
 //! the command here, so modules only ever write plain shell commands.
 //!
-//! OWNER: connection helper. The types and signatures below are the contract modules and the
-//! executor rely on.
+//! The types and signatures below are the contract modules and the executor rely on; the
+//! work is done in `ssh` (russh sessions), `auth`, `local`, `run` (one running command), `become`
+//! (sudo), `known_hosts` and `ssh_config`.
+
+mod auth;
+mod known_hosts;
+mod local;
+mod run;
+mod ssh;
+mod ssh_config;
+mod sudo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,23 +83,47 @@ impl std::error::Error for Unreachable {}
 /// An open session to one host. Cheap to clone; every clone shares the one session.
 #[derive(Clone)]
 pub struct Session {
-    inner: Arc<()>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Inventory name, for messages.
+    name: String,
+    transport: Transport,
+}
+
+enum Transport {
+    Local { user: String },
+    Ssh(ssh::SshSession),
 }
 
 impl Session {
     /// Opens the session (SSH handshake and authentication, or nothing for local).
     /// Errors that mean "cannot reach" are `Unreachable`.
     pub async fn connect(spec: &ConnectSpec) -> Result<Session> {
-        let _ = spec;
+        let transport = if spec.connection == "local" {
+            Transport::Local {
+                user: ssh::local_user(),
+            }
+        } else {
+            Transport::Ssh(ssh::connect(spec).await?)
+        };
+        let name = if spec.name.is_empty() {
+            spec.address.clone()
+        } else {
+            spec.name.clone()
+        };
         Ok(Session {
-            inner: Arc::new(()),
+            inner: Arc::new(Inner { name, transport }),
         })
     }
 
     /// The remote user the session logged in as.
     pub fn user(&self) -> String {
-        let _ = &self.inner;
-        "root".into()
+        match &self.inner.transport {
+            Transport::Local { user } => user.clone(),
+            Transport::Ssh(session) => session.user.clone(),
+        }
     }
 
     /// Runs `command` through `/bin/sh -c` on the host, with stdin at end of file unless
@@ -102,44 +135,107 @@ impl Session {
         stdin: Option<&[u8]>,
         escalation: Option<&Become>,
     ) -> Result<ExecOutput> {
-        let _ = (command, stdin, escalation);
-        Ok(ExecOutput::default())
+        let (reader, gate, writer) = self.start(command, escalation).await?;
+        run::collect(reader, gate, writer, stdin).await
     }
 
     /// Starts `command` and returns a handle to stream its stdin and stdout, for piping one
     /// host's output into another host's input (the image copy).
     pub async fn open(&self, command: &str, escalation: Option<&Become>) -> Result<Stream> {
-        let _ = (command, escalation);
-        anyhow::bail!("not implemented")
+        let (mut reader, mut gate, mut writer) = self.start(command, escalation).await?;
+        let mode = reader.mode().clone();
+        let mut first = None;
+        if matches!(mode, sudo::Mode::SudoPassword { .. }) {
+            // Answer sudo before handing the stream out; keep stdout that came with the start.
+            let handshake = run::sudo_handshake(&mut writer, &mut gate, &mode);
+            let started = reader.wait_started();
+            tokio::pin!(handshake, started);
+            let mut answered = false;
+            let started = loop {
+                tokio::select! {
+                    _ = &mut handshake, if !answered => answered = true,
+                    started = &mut started => break started,
+                }
+            };
+            first = started?;
+        }
+        Ok(Stream {
+            reader,
+            writer,
+            first,
+        })
+    }
+
+    async fn start(
+        &self,
+        command: &str,
+        escalation: Option<&Become>,
+    ) -> Result<(
+        run::Reader,
+        tokio::sync::watch::Receiver<run::Gate>,
+        run::WriteSide,
+    )> {
+        let line = sudo::command_line(command, &self.user(), escalation, sudo::success_marker());
+        let (read, write) = match &self.inner.transport {
+            Transport::Local { .. } => {
+                let (read, write) = local::start(&line.line)?;
+                (
+                    run::ReadSide::Local(Box::new(read)),
+                    run::WriteSide::Local(write),
+                )
+            }
+            Transport::Ssh(session) => {
+                let (read, write) = session.start(&line.line).await?;
+                (run::ReadSide::Ssh(read), run::WriteSide::Ssh(write))
+            }
+        };
+        let (reader, gate) = run::Reader::new(read, &self.inner.name, line.mode);
+        Ok((reader, gate, write))
     }
 
     /// Closes the session politely.
-    pub async fn close(&self) {}
+    pub async fn close(&self) {
+        if let Transport::Ssh(session) = &self.inner.transport {
+            session.close().await;
+        }
+    }
 }
 
 /// A running command with its stdin and stdout open.
-pub struct Stream {}
+pub struct Stream {
+    reader: run::Reader,
+    writer: run::WriteSide,
+    /// Stdout read while answering sudo, handed out first.
+    first: Option<Vec<u8>>,
+}
 
 impl Stream {
-    /// Writes a chunk to the command's stdin.
+    /// Writes a chunk to the command's stdin, waiting while the remote window is full. The
+    /// command's stdout is not read meanwhile: a command that writes much before it reads
+    /// its input needs `read` calls interleaved.
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        let _ = data;
-        Ok(())
+        self.writer.write(data).await
     }
 
     /// Closes the command's stdin (sends EOF).
     pub async fn close_stdin(&mut self) -> Result<()> {
-        Ok(())
+        self.writer.eof().await
     }
 
     /// Next chunk of stdout; None at end of output. Stderr is kept for `finish`.
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
-        Ok(None)
+        if let Some(chunk) = self.first.take() {
+            return Ok(Some(chunk));
+        }
+        self.reader.next_stdout().await
     }
 
     /// Waits for the command to end and returns its exit code and the stderr collected.
-    pub async fn finish(self) -> Result<ExecOutput> {
-        Ok(ExecOutput::default())
+    /// Stdout not read yet is discarded.
+    pub async fn finish(mut self) -> Result<ExecOutput> {
+        let _ = self.writer.eof().await;
+        while self.reader.next_stdout().await?.is_some() {}
+        Ok(self.reader.finish())
     }
 }
 

@@ -448,7 +448,11 @@ impl OneResult {
     }
 
     fn unreachable(msg: String) -> Self {
-        OneResult { status: Status::Unreachable, ..OneResult::error(msg) }
+        OneResult {
+            status: Status::Unreachable,
+            registered: json!({"changed": false, "msg": msg, "unreachable": true}),
+            ..OneResult::error(msg)
+        }
     }
 
     fn from_output(out: ModuleOutput, delegated: Option<String>, diff: bool) -> Self {

@@ -1,0 +1,123 @@
+//! `connection: local`: commands run on the controller through `/bin/sh -c`, with the same
+//! events as an SSH channel (stdout and stderr chunks, exit status, end).
+
+use std::process::Stdio;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+use super::run::{signal_name, Event};
+
+const CHUNK: usize = 32 * 1024;
+
+/// Starts `line` under `/bin/sh -c` with all three pipes (`exec`, so that no extra shell
+/// stands between us and the command).
+pub(crate) fn start(line: &str) -> Result<(ReadSide, WriteSide)> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("exec {line}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start /bin/sh on the controller")?;
+    let write = WriteSide {
+        stdin: child.stdin.take(),
+    };
+    let read = ReadSide {
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+        child,
+        exited: false,
+    };
+    Ok((read, write))
+}
+
+pub(crate) struct ReadSide {
+    child: Child,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    exited: bool,
+}
+
+impl ReadSide {
+    pub(crate) async fn next(&mut self) -> Result<Event> {
+        loop {
+            if self.stdout.is_none() && self.stderr.is_none() {
+                if self.exited {
+                    return Ok(Event::End);
+                }
+                self.exited = true;
+                let status = self
+                    .child
+                    .wait()
+                    .await
+                    .context("waiting for a local command")?;
+                return Ok(match status.code() {
+                    Some(code) => Event::Exit(code),
+                    None => {
+                        use std::os::unix::process::ExitStatusExt;
+                        Event::Signal(signal_name(status.signal().unwrap_or(0)))
+                    }
+                });
+            }
+            tokio::select! {
+                chunk = read_chunk(&mut self.stdout), if self.stdout.is_some() => {
+                    if let Some(data) = chunk? {
+                        return Ok(Event::Stdout(data));
+                    }
+                }
+                chunk = read_chunk(&mut self.stderr), if self.stderr.is_some() => {
+                    if let Some(data) = chunk? {
+                        return Ok(Event::Stderr(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads one chunk; at end of file closes the pipe (sets it to None) and returns None.
+async fn read_chunk<R: AsyncRead + Unpin>(pipe: &mut Option<R>) -> Result<Option<Vec<u8>>> {
+    let Some(reader) = pipe.as_mut() else {
+        return Ok(None);
+    };
+    let mut buf = vec![0u8; CHUNK];
+    let n = reader
+        .read(&mut buf)
+        .await
+        .context("reading a local command's output")?;
+    if n == 0 {
+        *pipe = None;
+        return Ok(None);
+    }
+    buf.truncate(n);
+    Ok(Some(buf))
+}
+
+pub(crate) struct WriteSide {
+    stdin: Option<ChildStdin>,
+}
+
+impl WriteSide {
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("stdin of the local command is already closed")?;
+        stdin
+            .write_all(data)
+            .await
+            .context("writing to a local command")?;
+        Ok(())
+    }
+
+    pub(crate) async fn eof(&mut self) -> Result<()> {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.shutdown().await;
+        }
+        Ok(())
+    }
+}

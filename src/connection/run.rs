@@ -1,0 +1,373 @@
+//! One running command, whatever carries it (an SSH channel or a local child): the events it
+//! produces, the sudo password exchange, output capped in memory, and the whole-output `exec`
+//! and streaming `Stream` built on them.
+
+use anyhow::Result;
+use tokio::sync::watch;
+
+use super::sudo::{self, Mode};
+use super::{local, ssh, ExecOutput};
+
+/// Each of stdout and stderr is kept up to this size when collected whole.
+pub(crate) const OUTPUT_CAP: usize = 64 * 1024 * 1024;
+const TRUNCATED_NOTE: &[u8] = b"\n[output truncated after 64 MiB]\n";
+
+/// Something the running command did.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    Exit(i32),
+    /// Killed by a signal (its name without `SIG`).
+    Signal(String),
+    /// No more events: the channel closed or the child's pipes and status are done.
+    End,
+}
+
+/// The receiving half of a running command.
+pub(crate) enum ReadSide {
+    Ssh(ssh::ReadSide),
+    Local(Box<local::ReadSide>),
+}
+
+impl ReadSide {
+    async fn next(&mut self) -> Result<Event> {
+        match self {
+            ReadSide::Ssh(side) => side.next().await,
+            ReadSide::Local(side) => side.next().await,
+        }
+    }
+}
+
+/// The stdin half of a running command.
+pub(crate) enum WriteSide {
+    Ssh(ssh::WriteSide),
+    Local(local::WriteSide),
+}
+
+impl WriteSide {
+    /// Sends `data`, waiting while the peer's window (or the pipe) is full.
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            WriteSide::Ssh(side) => side.write(data).await,
+            WriteSide::Local(side) => side.write(data).await,
+        }
+    }
+
+    pub(crate) async fn eof(&mut self) -> Result<()> {
+        match self {
+            WriteSide::Ssh(side) => side.eof().await,
+            WriteSide::Local(side) => side.eof().await,
+        }
+    }
+}
+
+/// Bytes kept up to `OUTPUT_CAP`, with a note when more arrived.
+#[derive(Default)]
+pub(crate) struct Capture {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl Capture {
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        let room = OUTPUT_CAP.saturating_sub(self.bytes.len());
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        self.truncated |= data.len() > room;
+    }
+
+    pub(crate) fn into_bytes(mut self) -> Vec<u8> {
+        if self.truncated {
+            self.bytes.extend_from_slice(TRUNCATED_NOTE);
+        }
+        self.bytes
+    }
+}
+
+/// Progress of the sudo exchange, watched by the stdin writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Gate {
+    /// Password prompts seen on stderr.
+    prompts: u32,
+    /// The command itself is running (its stdout has begun).
+    started: bool,
+    ended: bool,
+}
+
+/// Reads a running command's events, hiding sudo's part of the conversation.
+pub(crate) struct Reader {
+    raw: ReadSide,
+    host: String,
+    mode: Mode,
+    marker: Vec<u8>,
+    /// Stdout that arrived before the command's success marker was complete.
+    early: Vec<u8>,
+    stderr: Capture,
+    /// Raw stderr before the command starts, to count prompts split across chunks.
+    sudo_stderr: Vec<u8>,
+    rc: Option<i32>,
+    signal: Option<String>,
+    gate: watch::Sender<Gate>,
+    done: bool,
+}
+
+impl Reader {
+    pub(crate) fn new(raw: ReadSide, host: &str, mode: Mode) -> (Reader, watch::Receiver<Gate>) {
+        let started = !matches!(mode, Mode::SudoPassword { .. });
+        let marker = match &mode {
+            Mode::SudoPassword { marker, .. } => format!("{marker}\n").into_bytes(),
+            _ => Vec::new(),
+        };
+        let (gate, watcher) = watch::channel(Gate {
+            started,
+            ..Gate::default()
+        });
+        let reader = Reader {
+            raw,
+            host: host.to_string(),
+            mode,
+            marker,
+            early: Vec::new(),
+            stderr: Capture::default(),
+            sudo_stderr: Vec::new(),
+            rc: None,
+            signal: None,
+            gate,
+            done: false,
+        };
+        (reader, watcher)
+    }
+
+    fn started(&self) -> bool {
+        self.gate.borrow().started
+    }
+
+    pub(crate) fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// The next chunk of the command's stdout; None once the command is over.
+    pub(crate) async fn next_stdout(&mut self) -> Result<Option<Vec<u8>>> {
+        while !self.done {
+            if let Some(chunk) = self.step().await? {
+                return Ok(Some(chunk));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads until the command itself runs (sudo is done) or ends; returns the stdout that
+    /// came with it, if any.
+    pub(crate) async fn wait_started(&mut self) -> Result<Option<Vec<u8>>> {
+        let mut first: Option<Vec<u8>> = None;
+        while !self.started() && !self.done {
+            if let Some(chunk) = self.step().await? {
+                first.get_or_insert_with(Vec::new).extend_from_slice(&chunk);
+            }
+        }
+        Ok(first)
+    }
+
+    /// Handles one event; returns the command's stdout it carried.
+    async fn step(&mut self) -> Result<Option<Vec<u8>>> {
+        match self.raw.next().await? {
+            Event::Stdout(data) if self.started() => return Ok(Some(data)),
+            Event::Stdout(data) => {
+                self.early.extend_from_slice(&data);
+                if self.early.len() >= self.marker.len() || !self.marker.starts_with(&self.early) {
+                    let mut early = std::mem::take(&mut self.early);
+                    if early.starts_with(&self.marker) {
+                        early.drain(..self.marker.len());
+                    }
+                    self.gate.send_modify(|g| g.started = true);
+                    return Ok((!early.is_empty()).then_some(early));
+                }
+            }
+            Event::Stderr(data) => {
+                self.stderr.push(&data);
+                if !self.started() {
+                    self.sudo_stderr.extend_from_slice(&data);
+                    let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
+                    self.gate.send_if_modified(|g| {
+                        let changed = g.prompts != prompts;
+                        g.prompts = prompts;
+                        changed
+                    });
+                }
+            }
+            Event::Exit(rc) => self.rc = Some(rc),
+            Event::Signal(name) => self.signal = Some(name),
+            Event::End => {
+                self.done = true;
+                self.gate.send_modify(|g| g.ended = true);
+                let early = std::mem::take(&mut self.early);
+                return Ok((!early.is_empty()).then_some(early));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Exit code and cleaned stderr; call after `next_stdout` returned None.
+    pub(crate) fn finish(self) -> ExecOutput {
+        let prompts = self.gate.borrow().prompts;
+        let mut stderr =
+            sudo::clean_stderr(self.stderr.into_bytes(), &self.mode, prompts, &self.host);
+        let rc = match (self.rc, &self.signal) {
+            (Some(rc), _) => rc,
+            (None, Some(name)) => {
+                stderr.extend_from_slice(format!("killed by signal {name}\n").as_bytes());
+                signal_rc(name)
+            }
+            (None, None) => -1,
+        };
+        ExecOutput {
+            rc,
+            stdout: Vec::new(),
+            stderr,
+        }
+    }
+}
+
+/// Signals by their usual Linux numbers.
+const SIGNALS: [(&str, i32); 13] = [
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("ABRT", 6),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+];
+
+/// 128 + the signal number, as a shell reports it; -1 for a signal without a usual number.
+fn signal_rc(name: &str) -> i32 {
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(-1, |(_, number)| 128 + number)
+}
+
+/// The name of a signal number (`TERM`), or `SIG<n>` for one outside the table.
+pub(crate) fn signal_name(number: i32) -> String {
+    SIGNALS
+        .iter()
+        .find(|(_, n)| *n == number)
+        .map_or_else(|| format!("SIG{number}"), |(name, _)| name.to_string())
+}
+
+/// Sends the sudo password when sudo asks and waits for the command to start. Returns false
+/// when stdin should not be written (the command ended, or sudo refused the password).
+pub(crate) async fn sudo_handshake(
+    writer: &mut WriteSide,
+    gate: &mut watch::Receiver<Gate>,
+    mode: &Mode,
+) -> bool {
+    let Mode::SudoPassword { password, .. } = mode else {
+        return true;
+    };
+    let mut sent = false;
+    loop {
+        let state = *gate.borrow_and_update();
+        if state.started {
+            return true;
+        }
+        if state.ended {
+            return false;
+        }
+        if state.prompts > 1 {
+            // A second prompt means a wrong password: end sudo's wait instead of hanging.
+            let _ = writer.eof().await;
+            return false;
+        }
+        if state.prompts == 1 && !sent {
+            let line = format!("{password}\n");
+            if writer.write(line.as_bytes()).await.is_err() {
+                return false;
+            }
+            sent = true;
+        }
+        if gate.changed().await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// Runs a started command to its end: feeds `stdin` (then end of file) while collecting
+/// stdout and stderr.
+pub(crate) async fn collect(
+    mut reader: Reader,
+    mut gate: watch::Receiver<Gate>,
+    mut writer: WriteSide,
+    stdin: Option<&[u8]>,
+) -> Result<ExecOutput> {
+    let mode = reader.mode.clone();
+    let feed = async {
+        if sudo_handshake(&mut writer, &mut gate, &mode).await {
+            if let Some(data) = stdin {
+                if let Err(e) = writer.write(data).await {
+                    // A command that exits without reading its stdin is not an error.
+                    tracing::debug!("stdin not fully written: {e:#}");
+                }
+            }
+            let _ = writer.eof().await;
+        }
+    };
+    let drain = async {
+        let mut stdout = Capture::default();
+        while let Some(chunk) = reader.next_stdout().await? {
+            stdout.push(&chunk);
+        }
+        Ok::<_, anyhow::Error>((reader, stdout))
+    };
+    // Once the output is over, a feed still waiting (for window space the closed channel will
+    // never grant, or for a sudo prompt) is dropped.
+    tokio::pin!(feed, drain);
+    let mut fed = false;
+    let drained = loop {
+        tokio::select! {
+            _ = &mut feed, if !fed => fed = true,
+            drained = &mut drain => break drained,
+        }
+    };
+    let (reader, stdout) = drained?;
+    let mut output = reader.finish();
+    output.stdout = stdout.into_bytes();
+    Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_caps_and_notes() {
+        let mut capture = Capture::default();
+        capture.push(b"abc");
+        assert_eq!(capture.into_bytes(), b"abc".to_vec());
+
+        let mut capture = Capture::default();
+        let chunk = vec![b'x'; OUTPUT_CAP - 1];
+        capture.push(&chunk);
+        capture.push(b"yz");
+        let bytes = capture.into_bytes();
+        assert_eq!(bytes.len(), OUTPUT_CAP + TRUNCATED_NOTE.len());
+        assert_eq!(&bytes[OUTPUT_CAP - 2..OUTPUT_CAP], b"xy");
+        assert_eq!(&bytes[OUTPUT_CAP..], TRUNCATED_NOTE);
+    }
+
+    #[test]
+    fn signal_codes() {
+        let cases = [("TERM", 143), ("KILL", 137), ("INT", 130), ("XCPU", -1)];
+        for (name, rc) in cases {
+            assert_eq!(signal_rc(name), rc, "{name}");
+        }
+        assert_eq!(signal_name(15), "TERM");
+        assert_eq!(signal_name(24), "SIG24");
+    }
+}

@@ -1,0 +1,430 @@
+//! SSH sessions on russh: where to connect (inventory values over `~/.ssh/config`), the TCP
+//! connection and handshake under a timeout, the host key check, and one channel per command
+//! (at most `MAX_CHANNELS` at once). Authentication is in `auth`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use russh::client::{self, Handle};
+use russh::keys::{PublicKey, PublicKeyBase64};
+use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect};
+
+use super::known_hosts::{self, HostKey, Policy};
+use super::run::Event;
+use super::ssh_config::{self, HostConfig, Tokens};
+use super::{ConnectSpec, Unreachable};
+
+/// Where and how to connect, once inventory values and `~/.ssh/config` are merged.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// IdentityFiles from `~/.ssh/config`, expanded.
+    pub identity_files: Vec<PathBuf>,
+    pub policy: Policy,
+    /// known_hosts files read, in order; new keys go to the first.
+    pub known_hosts: Vec<PathBuf>,
+}
+
+/// Merges: the spec (inventory) wins, then `~/.ssh/config`, then defaults.
+pub(crate) fn resolve(
+    spec: &ConnectSpec,
+    config: &HostConfig,
+    home: &Path,
+    local_user: &str,
+) -> Result<Target> {
+    let host = match &config.hostname {
+        Some(name) => name.replace("%h", &spec.address).replace("%%", "%"),
+        None => spec.address.clone(),
+    };
+    let port = spec.port.or(config.port).unwrap_or(22);
+    let user = spec
+        .user
+        .clone()
+        .filter(|u| !u.is_empty())
+        .or_else(|| config.user.clone())
+        .unwrap_or_else(|| local_user.to_string());
+    let tokens = Tokens {
+        home: home.to_path_buf(),
+        local_user: local_user.to_string(),
+        host: host.clone(),
+        remote_user: user.clone(),
+        port,
+    };
+    let policy = if spec.host_key_checking.is_empty() {
+        Policy::parse(config.strict_host_key_checking.as_deref().unwrap_or(""))?
+    } else {
+        Policy::parse(&spec.host_key_checking)?
+    };
+    let mut known_hosts: Vec<PathBuf> = match &spec.known_hosts {
+        Some(file) => vec![file.clone()],
+        None if !config.user_known_hosts_files.is_empty() => config
+            .user_known_hosts_files
+            .iter()
+            .map(|f| ssh_config::expand_path(f, &tokens))
+            .collect(),
+        None => vec![home.join(".ssh/known_hosts")],
+    };
+    known_hosts.push(PathBuf::from("/etc/ssh/ssh_known_hosts"));
+    Ok(Target {
+        identity_files: config
+            .identity_files
+            .iter()
+            .map(|f| ssh_config::expand_path(f, &tokens))
+            .collect(),
+        host,
+        port,
+        user,
+        policy,
+        known_hosts,
+    })
+}
+
+/// The local user name, for the default remote user.
+pub(crate) fn local_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "root".to_string())
+}
+
+/// The russh event handler: only the host key check matters to us.
+pub(crate) struct Client {
+    target: Target,
+    /// Why the host key was refused, for the error message.
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let public = match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
+            russh::keys::PublicKeyOrCertificate::Certificate(cert) => {
+                PublicKey::new(cert.public_key().clone(), "")
+            }
+        };
+        let key = HostKey {
+            algorithm: public.algorithm().as_str().to_string(),
+            base64: public.public_key_base64(),
+        };
+        let t = &self.target;
+        match known_hosts::check(
+            t.policy,
+            &t.host,
+            t.port,
+            &key,
+            &t.known_hosts,
+            &t.known_hosts[0],
+        ) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                // A poisoned lock still holds a usable slot.
+                *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Channels open at once on one session. OpenSSH's sshd allows 10 (MaxSessions); more
+/// commands wait for a free channel instead of failing.
+const MAX_CHANNELS: usize = 8;
+
+/// An authenticated SSH session.
+pub(crate) struct SshSession {
+    handle: Handle<Client>,
+    channels: Arc<tokio::sync::Semaphore>,
+    pub user: String,
+    /// `user@host:port`, for messages.
+    pub label: String,
+}
+
+pub(crate) fn unreachable(message: String) -> anyhow::Error {
+    anyhow::Error::new(Unreachable(message))
+}
+
+/// Connects, checks the host key and authenticates.
+pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
+    let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+    let local_user = local_user();
+    let config = ssh_config::load(&home.join(".ssh/config"), &spec.address)?;
+    let target = resolve(spec, &config, &home, &local_user)?;
+    let timeout = Duration::from_secs(if spec.timeout_secs == 0 {
+        10
+    } else {
+        spec.timeout_secs
+    });
+    let place = format!("{}:{}", target.host, target.port);
+    let started = Instant::now();
+
+    let socket = tokio::time::timeout(
+        timeout,
+        tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
+    )
+    .await
+    .map_err(|_| {
+        unreachable(format!(
+            "timed out after {}s connecting to {place}",
+            timeout.as_secs()
+        ))
+    })?
+    .map_err(|e| unreachable(format!("cannot connect to {place}: {e}")))?;
+    tracing::debug!(%place, elapsed = ?started.elapsed(), "TCP connected");
+
+    let config = Arc::new(client::Config {
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        inactivity_timeout: None,
+        nodelay: true,
+        ..Default::default()
+    });
+    let refusal = Arc::new(Mutex::new(None));
+    let handler = Client {
+        target: target.clone(),
+        refusal: refusal.clone(),
+    };
+    let handshake = tokio::time::timeout(timeout, client::connect_stream(config, socket, handler));
+    let mut handle = match handshake.await {
+        Err(_) => {
+            return Err(unreachable(format!(
+                "timed out after {}s in the SSH handshake with {place}",
+                timeout.as_secs()
+            )))
+        }
+        Ok(Err(e)) => {
+            let refused = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
+            return Err(unreachable(match refused {
+                Some(message) => message,
+                None => format!("SSH handshake with {place} failed: {e}"),
+            }));
+        }
+        Ok(Ok(handle)) => handle,
+    };
+    tracing::debug!(%place, elapsed = ?started.elapsed(), "SSH handshake done");
+
+    let label = format!("{}@{place}", target.user);
+    let auth = super::auth::authenticate(&mut handle, spec, &target);
+    match tokio::time::timeout(timeout * 3, auth).await {
+        Err(_) => Err(unreachable(format!(
+            "timed out after {}s authenticating {label}",
+            (timeout * 3).as_secs()
+        ))),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => {
+            tracing::debug!(%label, elapsed = ?started.elapsed(), "authenticated");
+            Ok(SshSession {
+                handle,
+                channels: Arc::new(tokio::sync::Semaphore::new(MAX_CHANNELS)),
+                user: target.user,
+                label,
+            })
+        }
+    }
+}
+
+impl SshSession {
+    /// Opens a new channel on the shared session and starts `line` there, without a PTY.
+    pub(crate) async fn start(&self, line: &str) -> Result<(ReadSide, WriteSide)> {
+        let lost = |e: russh::Error| {
+            if self.handle.is_closed() {
+                unreachable(format!("session to {} is closed", self.label))
+            } else {
+                unreachable(format!("session to {} lost: {e}", self.label))
+            }
+        };
+        let permit = self
+            .channels
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| unreachable(format!("session to {} closed", self.label)))?;
+        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        tracing::debug!(label = %self.label, channel = %channel.id(), "channel open");
+        // `exec` so that the login shell does not linger as a parent (a signal then reaches
+        // the command's own shell, and its status is the command's).
+        channel
+            .exec(true, format!("exec {line}"))
+            .await
+            .map_err(lost)?;
+        let (read, write) = channel.split();
+        let read = ReadSide {
+            half: read,
+            label: self.label.clone(),
+            _permit: permit,
+        };
+        Ok((
+            read,
+            WriteSide {
+                half: write,
+                eof: false,
+            },
+        ))
+    }
+
+    pub(crate) async fn close(&self) {
+        let _ = self
+            .handle
+            .disconnect(Disconnect::ByApplication, "", "en")
+            .await;
+    }
+}
+
+pub(crate) struct ReadSide {
+    half: ChannelReadHalf,
+    label: String,
+    /// The channel's place among `MAX_CHANNELS`, given back when the command is done.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl ReadSide {
+    pub(crate) async fn next(&mut self) -> Result<Event> {
+        loop {
+            let Some(message) = self.half.wait().await else {
+                return Err(unreachable(format!(
+                    "session to {} closed while a command ran",
+                    self.label
+                )));
+            };
+            return Ok(match message {
+                ChannelMsg::Data { data } => Event::Stdout(data.to_vec()),
+                ChannelMsg::ExtendedData { data, .. } => Event::Stderr(data.to_vec()),
+                ChannelMsg::ExitStatus { exit_status } => Event::Exit(exit_status as i32),
+                ChannelMsg::ExitSignal { signal_name, .. } => Event::Signal(sig_name(&signal_name)),
+                ChannelMsg::Failure => Event::Stderr(
+                    format!("{} refused to run the command\n", self.label).into_bytes(),
+                ),
+                ChannelMsg::Close => Event::End,
+                _ => continue,
+            });
+        }
+    }
+}
+
+fn sig_name(signal: &russh::Sig) -> String {
+    use russh::Sig;
+    let name = match signal {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(other) => other,
+    };
+    name.to_string()
+}
+
+pub(crate) struct WriteSide {
+    half: ChannelWriteHalf<client::Msg>,
+    eof: bool,
+}
+
+impl WriteSide {
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.half
+            .data_bytes(data.to_vec())
+            .await
+            .map_err(|e| anyhow!("cannot write to the command's stdin: {e}"))
+    }
+
+    pub(crate) async fn eof(&mut self) -> Result<()> {
+        if !self.eof {
+            self.eof = true;
+            self.half
+                .eof()
+                .await
+                .map_err(|e| anyhow!("cannot close the command's stdin: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_wins_over_ssh_config() {
+        let config = HostConfig {
+            hostname: Some("%h.internal".into()),
+            user: Some("deploy".into()),
+            port: Some(2222),
+            identity_files: vec!["~/.ssh/id_%r".into()],
+            strict_host_key_checking: Some("yes".into()),
+            user_known_hosts_files: vec!["~/kh".into(), "/etc/kh2".into()],
+        };
+        let home = Path::new("/home/me");
+        let bare = ConnectSpec {
+            address: "web1".into(),
+            ..Default::default()
+        };
+        let target = resolve(&bare, &config, home, "me").unwrap();
+        assert_eq!(
+            target,
+            Target {
+                host: "web1.internal".into(),
+                port: 2222,
+                user: "deploy".into(),
+                identity_files: vec![PathBuf::from("/home/me/.ssh/id_deploy")],
+                policy: Policy::Strict,
+                known_hosts: ["/home/me/kh", "/etc/kh2", "/etc/ssh/ssh_known_hosts"]
+                    .map(PathBuf::from)
+                    .to_vec(),
+            }
+        );
+
+        let full = ConnectSpec {
+            address: "web1".into(),
+            port: Some(22),
+            user: Some("root".into()),
+            host_key_checking: "off".into(),
+            known_hosts: Some(PathBuf::from("/tmp/kh")),
+            ..Default::default()
+        };
+        let target = resolve(&full, &config, home, "me").unwrap();
+        assert_eq!((target.port, target.user.as_str()), (22, "root"));
+        assert_eq!(target.policy, Policy::Off);
+        assert_eq!(
+            target.known_hosts,
+            ["/tmp/kh", "/etc/ssh/ssh_known_hosts"]
+                .map(PathBuf::from)
+                .to_vec()
+        );
+    }
+
+    #[test]
+    fn defaults_without_ssh_config() {
+        let spec = ConnectSpec {
+            address: "172.30.8.250".into(),
+            ..Default::default()
+        };
+        let target = resolve(&spec, &HostConfig::default(), Path::new("/root"), "root").unwrap();
+        assert_eq!(
+            target,
+            Target {
+                host: "172.30.8.250".into(),
+                port: 22,
+                user: "root".into(),
+                identity_files: Vec::new(),
+                policy: Policy::AcceptNew,
+                known_hosts: ["/root/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts"]
+                    .map(PathBuf::from)
+                    .to_vec(),
+            }
+        );
+    }
+}
