@@ -1,6 +1,6 @@
 //! Typed module arguments: serde helpers for Ansible's loose booleans and file modes, and a
 //! parser that turns a module's argument map into its typed struct with a clear message for
-//! an unknown or mistyped parameter.
+//! an unknown, missing or mistyped parameter.
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -14,7 +14,82 @@ pub fn parse<T: DeserializeOwned>(module: &str, args: &Value) -> Result<T, Strin
         Value::Null => Value::Object(Default::default()),
         other => other.clone(),
     };
-    serde_json::from_value(args).map_err(|e| format!("{module}: {e}"))
+    let err = match serde_json::from_value::<T>(args.clone()) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) => e.to_string(),
+    };
+    if let Some(rest) = err.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let known = backticked(expected);
+        let mut msg = format!("unknown parameter '{field}' for module '{module}'");
+        if let Some(best) = closest(field, known.iter().map(String::as_str)) {
+            msg.push_str(&format!("; did you mean '{best}'?"));
+        }
+        return Err(msg);
+    }
+    if let Some(rest) = err.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return Err(format!(
+            "missing required parameter '{field}' for module '{module}'"
+        ));
+    }
+    match culprit::<T>(&args, &err) {
+        Some(key) => Err(format!("parameter '{key}' for module '{module}': {err}")),
+        None => Err(format!("module '{module}': {err}")),
+    }
+}
+
+/// The parameter whose removal changes a type error: serde's messages for a mistyped value do
+/// not say which field held it, so each key is dropped in turn until the error moves.
+fn culprit<T: DeserializeOwned>(args: &Value, err: &str) -> Option<String> {
+    let map = args.as_object()?;
+    map.keys().find_map(|key| {
+        let mut without = map.clone();
+        without.remove(key);
+        match serde_json::from_value::<T>(Value::Object(without)) {
+            Ok(_) => Some(key.clone()),
+            Err(e) if e.to_string() != err => Some(key.clone()),
+            Err(_) => None,
+        }
+    })
+}
+
+/// The names between backticks in serde's "expected one of `a`, `b`" text.
+fn backticked(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The candidate closest to `word` by edit distance, if close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j] + cost).min(row[j + 1] + 1).min(row[j] + 1);
+            let next = next.min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// A boolean that accepts YAML 1.1 words (`yes`, `no`, `on`, `off`) and strings.
@@ -68,4 +143,77 @@ pub fn text_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
         Value::String(s) => Some(s),
         other => Some(other.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Demo {
+        #[serde(alias = "path")]
+        dest: String,
+        #[serde(default, deserialize_with = "loose_bool")]
+        force: bool,
+        #[serde(default, deserialize_with = "mode_opt")]
+        mode: Option<u32>,
+    }
+
+    #[test]
+    fn parse_messages() {
+        let cases = [
+            (
+                json!({"dst": "/x"}),
+                "unknown parameter 'dst' for module 'copy'; did you mean 'dest'?",
+            ),
+            (
+                json!({"dest": "/x", "zzzzzzzz": 1}),
+                "unknown parameter 'zzzzzzzz' for module 'copy'",
+            ),
+            (
+                json!({"force": true}),
+                "missing required parameter 'dest' for module 'copy'",
+            ),
+            (
+                json!({"dest": "/x", "force": "maybe"}),
+                "parameter 'force' for module 'copy': \"maybe\" is not a boolean",
+            ),
+            (
+                json!({"dest": "/x", "mode": 644}),
+                "parameter 'mode' for module 'copy': mode 644 was read as a decimal number; \
+                 quote it as '0644'",
+            ),
+        ];
+        for (args, want) in cases {
+            assert_eq!(parse::<Demo>("copy", &args).unwrap_err(), want, "{args}");
+        }
+    }
+
+    #[test]
+    fn parse_ok_with_alias_and_loose_values() {
+        let got: Demo = parse(
+            "file",
+            &json!({"path": "/a", "force": "yes", "mode": "0750"}),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            Demo {
+                dest: "/a".into(),
+                force: true,
+                mode: Some(0o750)
+            }
+        );
+    }
+
+    #[test]
+    fn closest_words() {
+        let known = ["dest", "src", "content", "owner"];
+        assert_eq!(closest("dst", known), Some("dest"));
+        assert_eq!(closest("ownr", known), Some("owner"));
+        assert_eq!(closest("bogus", known), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
 }

@@ -1,0 +1,503 @@
+//! `file`: the kind of a path (file, directory, symlink, hard link, touched, absent) and its
+//! owner, group and mode. The plan is worked out from one read of the path; the changes go
+//! out as one shell snippet.
+
+use anyhow::Result;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::remote_file::{self as rf, attr_changes, fail, Attrs, FileState, Kind, ReadOpts};
+use super::{FileDiff, ModuleCtx, ModuleOutput};
+use crate::connection::quote;
+use crate::vars::Value;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(alias = "dest", alias = "name")]
+    path: String,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    src: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "mode_opt")]
+    mode: Option<u32>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    recurse: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    force: bool,
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    follow: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The state a task asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    File,
+    Directory,
+    Link,
+    Hard,
+    Touch,
+    Absent,
+}
+
+impl Want {
+    fn parse(word: &str) -> Result<Want, String> {
+        Ok(match word {
+            "file" => Want::File,
+            "directory" => Want::Directory,
+            "link" => Want::Link,
+            "hard" => Want::Hard,
+            "touch" => Want::Touch,
+            "absent" => Want::Absent,
+            other => {
+                return Err(format!(
+                    "value of state must be one of: absent, directory, file, hard, link, \
+                     touch, got: {other}"
+                ))
+            }
+        })
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Want::File => "file",
+            Want::Directory => "directory",
+            Want::Link => "link",
+            Want::Hard => "hard",
+            Want::Touch => "touch",
+            Want::Absent => "absent",
+        }
+    }
+}
+
+/// What the task needs to do to the path itself; attributes come after.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    None,
+    Remove,
+    Mkdir,
+    Touch,
+    /// `ln -s` (replacing what is there when `replace`).
+    Symlink {
+        replace: bool,
+    },
+    Hardlink,
+}
+
+/// Decides the step for `want` given the path's state `cur` (and, for a hard link, the
+/// inode of `src`). Errors are Ansible's refusals.
+pub fn step(
+    want: Want,
+    path: &str,
+    cur: &FileState,
+    src: Option<&str>,
+    src_inode: Option<&str>,
+    force: bool,
+) -> Result<Step, String> {
+    let kind = cur.kind;
+    Ok(match want {
+        Want::Absent if kind == Kind::Absent => Step::None,
+        Want::Absent => Step::Remove,
+        Want::File => match kind {
+            Kind::Absent => return Err(format!("file ({path}) is absent, cannot continue")),
+            Kind::File => Step::None,
+            other => {
+                return Err(format!(
+                    "file ({path}) is a {}, cannot continue",
+                    other.word()
+                ))
+            }
+        },
+        Want::Directory => match kind {
+            Kind::Absent => Step::Mkdir,
+            Kind::Dir => Step::None,
+            other => return Err(format!("{path} already exists as a {}", other.word())),
+        },
+        Want::Touch => Step::Touch,
+        Want::Link => match kind {
+            Kind::Absent => Step::Symlink { replace: false },
+            Kind::Link if cur.link_target.as_deref() == src => Step::None,
+            Kind::Link => Step::Symlink { replace: true },
+            Kind::File if force => Step::Symlink { replace: true },
+            other => {
+                return Err(format!(
+                    "refusing to convert from {} to symlink for {path}",
+                    other.word()
+                ))
+            }
+        },
+        Want::Hard => match kind {
+            Kind::Dir => {
+                return Err(format!(
+                    "refusing to convert from directory to hard link for {path}"
+                ))
+            }
+            _ if src_inode.is_some() && src_inode == Some(cur.inode.as_str()) => Step::None,
+            _ => Step::Hardlink,
+        },
+    })
+}
+
+/// The shell snippet for a step.
+fn step_script(step: &Step, path: &str, src: &str) -> String {
+    let (p, s) = (quote(path), quote(src));
+    match step {
+        Step::None => String::new(),
+        Step::Remove => format!("rm -rf -- {p}\n"),
+        Step::Mkdir => format!("mkdir -p -- {p}\n"),
+        Step::Touch => format!("touch -- {p}\n"),
+        Step::Symlink { replace: false } => format!("ln -s -- {s} {p}\n"),
+        Step::Symlink { replace: true } => format!("ln -sfn -- {s} {p}\n"),
+        Step::Hardlink => format!("ln -f -- {s} {p}\n"),
+    }
+}
+
+/// Finds one path under a tree whose owner, group or mode differs from `want`.
+fn drift_script(path: &str, want: &Attrs) -> Option<String> {
+    let mut tests = Vec::new();
+    if let Some(o) = &want.owner {
+        tests.push(format!("! -user {}", quote(o)));
+    }
+    if let Some(g) = &want.group {
+        tests.push(format!("! -group {}", quote(g)));
+    }
+    if let Some(m) = want.mode {
+        tests.push(format!("! -perm {m:04o}"));
+    }
+    if tests.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "find {} \\( {} \\) -print | head -n 1",
+        quote(path),
+        tests.join(" -o ")
+    ))
+}
+
+pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
+    rf::finish(apply(args, ctx).await)
+}
+
+async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
+    let p: Params = args::parse("file", args).or_else(fail)?;
+    let path = p.path.as_str();
+    let mut cur = rf::read(ctx, path, &ReadOpts::default()).await?;
+    let want = match &p.state {
+        Some(s) => Want::parse(s).or_else(fail)?,
+        None if p.recurse => Want::Directory,
+        None => match cur.kind {
+            Kind::Dir => Want::Directory,
+            Kind::Link => Want::Link,
+            _ => Want::File,
+        },
+    };
+    if p.recurse && want != Want::Directory {
+        return fail("recurse option requires state to be 'directory'");
+    }
+    let src = match (want, &p.src) {
+        (Want::Link | Want::Hard, None) => {
+            return fail(format!("src is required for state={}", want.word()))
+        }
+        (_, s) => s.clone().unwrap_or_default(),
+    };
+    // attributes of what a link points at, unless the task manages the link itself
+    if cur.kind == Kind::Link
+        && p.follow
+        && matches!(want, Want::File | Want::Directory | Want::Touch)
+    {
+        cur = rf::read(
+            ctx,
+            path,
+            &ReadOpts {
+                follow: true,
+                ..ReadOpts::default()
+            },
+        )
+        .await?;
+    }
+    let src_inode = if want == Want::Hard {
+        let s = rf::read(
+            ctx,
+            &src,
+            &ReadOpts {
+                follow: true,
+                ..ReadOpts::default()
+            },
+        )
+        .await?;
+        if !s.exists() {
+            return fail(format!("src does not exist: {src}"));
+        }
+        Some(s.inode)
+    } else {
+        None
+    };
+    let step = step(
+        want,
+        path,
+        &cur,
+        p.src.as_deref(),
+        src_inode.as_deref(),
+        p.force,
+    )
+    .or_else(fail)?;
+
+    // attributes: all wanted ones on something new, the drifted ones otherwise
+    let wanted = Attrs {
+        owner: p.owner.clone(),
+        group: p.group.clone(),
+        mode: p.mode,
+    };
+    let is_link = want == Want::Link;
+    let wanted = if is_link {
+        Attrs {
+            mode: None,
+            ..wanted
+        }
+    } else {
+        wanted
+    };
+    let fresh =
+        matches!(step, Step::Mkdir | Step::Symlink { .. } | Step::Hardlink) || !cur.exists();
+    let attrs = match (want, fresh) {
+        (Want::Absent, _) => Attrs::default(),
+        (_, true) => wanted.clone(),
+        (_, false) => attr_changes(&wanted, &cur),
+    };
+    let drift = match (p.recurse, drift_script(path, &wanted)) {
+        (true, Some(script)) if cur.exists() => {
+            !rf::run_script(ctx, &format!("cannot inspect {path}"), &script)
+                .await?
+                .is_empty()
+        }
+        _ => false,
+    };
+    let changed = step != Step::None || !attrs.is_empty() || drift;
+    let final_state = match want {
+        Want::Absent => "absent",
+        Want::Touch => "file",
+        other => other.word(),
+    };
+    let mut out = ModuleOutput::changed(changed)
+        .with("path", json!(path))
+        .with("state", json!(final_state));
+    if is_link || want == Want::Hard {
+        out = out.with("src", json!(src));
+    }
+    if ctx.diff && step != Step::None {
+        out.diffs.push(FileDiff {
+            path: path.to_string(),
+            before: format!("state: {}\n", cur.kind.word()),
+            after: format!("state: {final_state}\n"),
+        });
+    }
+    if ctx.check || !changed {
+        return Ok(out);
+    }
+
+    let mut script = String::from("set -e\n");
+    script.push_str(&step_script(&step, path, &src));
+    let apply = if p.recurse && drift { &wanted } else { &attrs };
+    script.push_str(&apply.commands(&quote(path), p.recurse && drift, is_link));
+    rf::run_script(ctx, &format!("cannot change {path}"), &script).await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(kind: Kind) -> FileState {
+        FileState {
+            kind,
+            inode: "1:2".into(),
+            ..FileState::default()
+        }
+    }
+
+    #[test]
+    fn steps() {
+        let link_to = |t: &str| FileState {
+            link_target: Some(t.into()),
+            ..st(Kind::Link)
+        };
+        // want, current state, src, src inode, force, expected step
+        type Case<'a> = (
+            Want,
+            FileState,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+            Result<Step, String>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                Want::Absent,
+                st(Kind::Absent),
+                None,
+                None,
+                false,
+                Ok(Step::None),
+            ),
+            (
+                Want::Absent,
+                st(Kind::Dir),
+                None,
+                None,
+                false,
+                Ok(Step::Remove),
+            ),
+            (
+                Want::File,
+                st(Kind::File),
+                None,
+                None,
+                false,
+                Ok(Step::None),
+            ),
+            (
+                Want::File,
+                st(Kind::Absent),
+                None,
+                None,
+                false,
+                Err("file (/p) is absent, cannot continue".into()),
+            ),
+            (
+                Want::File,
+                st(Kind::Dir),
+                None,
+                None,
+                false,
+                Err("file (/p) is a directory, cannot continue".into()),
+            ),
+            (
+                Want::Directory,
+                st(Kind::Absent),
+                None,
+                None,
+                false,
+                Ok(Step::Mkdir),
+            ),
+            (
+                Want::Directory,
+                st(Kind::Dir),
+                None,
+                None,
+                false,
+                Ok(Step::None),
+            ),
+            (
+                Want::Directory,
+                st(Kind::File),
+                None,
+                None,
+                false,
+                Err("/p already exists as a file".into()),
+            ),
+            (
+                Want::Touch,
+                st(Kind::File),
+                None,
+                None,
+                false,
+                Ok(Step::Touch),
+            ),
+            (
+                Want::Link,
+                st(Kind::Absent),
+                Some("/t"),
+                None,
+                false,
+                Ok(Step::Symlink { replace: false }),
+            ),
+            (
+                Want::Link,
+                link_to("/t"),
+                Some("/t"),
+                None,
+                false,
+                Ok(Step::None),
+            ),
+            (
+                Want::Link,
+                link_to("/u"),
+                Some("/t"),
+                None,
+                false,
+                Ok(Step::Symlink { replace: true }),
+            ),
+            (
+                Want::Link,
+                st(Kind::File),
+                Some("/t"),
+                None,
+                false,
+                Err("refusing to convert from file to symlink for /p".into()),
+            ),
+            (
+                Want::Link,
+                st(Kind::File),
+                Some("/t"),
+                None,
+                true,
+                Ok(Step::Symlink { replace: true }),
+            ),
+            (
+                Want::Hard,
+                st(Kind::File),
+                Some("/t"),
+                Some("1:2"),
+                false,
+                Ok(Step::None),
+            ),
+            (
+                Want::Hard,
+                st(Kind::File),
+                Some("/t"),
+                Some("1:3"),
+                false,
+                Ok(Step::Hardlink),
+            ),
+        ];
+        for (want, cur, src, inode, force, expect) in cases {
+            assert_eq!(
+                step(want, "/p", &cur, src, inode, force),
+                expect,
+                "{want:?} {cur:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn scripts() {
+        assert_eq!(
+            step_script(&Step::Symlink { replace: true }, "/a b", "t"),
+            "ln -sfn -- t '/a b'\n"
+        );
+        let want = Attrs {
+            owner: Some("bob".into()),
+            group: None,
+            mode: Some(0o750),
+        };
+        assert_eq!(
+            drift_script("/d", &want).unwrap(),
+            "find /d \\( ! -user bob -o ! -perm 0750 \\) -print | head -n 1"
+        );
+        assert_eq!(drift_script("/d", &Attrs::default()), None);
+        assert_eq!(
+            Want::parse("dir").unwrap_err(),
+            "value of state must be one of: absent, directory, file, hard, link, touch, got: dir"
+        );
+    }
+}

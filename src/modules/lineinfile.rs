@@ -1,0 +1,211 @@
+//! `lineinfile`: makes sure one line is present in (or absent from) a text file. The edit is
+//! a pure function over the file's text, run on the controller with Ansible's rules (the last
+//! line matching `regexp` is replaced, else the line is inserted; an exact line already there
+//! is left alone), and the result is written back atomically.
+
+use anyhow::Result;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::remote_file::{self as rf, fail, Attrs, Content, Kind, ReadOpts, WriteSpec};
+use super::{FileDiff, ModuleCtx, ModuleOutput};
+use crate::vars::Value;
+
+mod edit;
+
+pub use edit::{edit, python_template, Outcome, Rules};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(alias = "dest", alias = "destfile", alias = "name")]
+    path: String,
+    #[serde(default, alias = "regex")]
+    regexp: Option<String>,
+    #[serde(default)]
+    search_string: Option<String>,
+    #[serde(default, alias = "value", deserialize_with = "text_opt")]
+    line: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    insertafter: Option<String>,
+    #[serde(default)]
+    insertbefore: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    create: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    backrefs: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    firstmatch: bool,
+    #[serde(default, deserialize_with = "loose_bool")]
+    backup: bool,
+    #[serde(default, deserialize_with = "text_opt")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "mode_opt")]
+    mode: Option<u32>,
+    #[serde(default)]
+    validate: Option<String>,
+}
+
+/// Checks the parameter combinations Ansible refuses and builds the rules.
+fn rules_of(p: &Params) -> Result<Rules, String> {
+    let present = match p.state.as_deref().unwrap_or("present") {
+        "present" => true,
+        "absent" => false,
+        other => {
+            return Err(format!(
+                "state must be 'present' or 'absent', not '{other}'"
+            ))
+        }
+    };
+    if p.regexp.is_some() && p.search_string.is_some() {
+        return Err("parameters are mutually exclusive: regexp|search_string".into());
+    }
+    if p.insertafter.is_some() && p.insertbefore.is_some() {
+        return Err("parameters are mutually exclusive: insertafter|insertbefore".into());
+    }
+    if present && p.line.is_none() {
+        return Err("state is present but all of the following are missing: line".into());
+    }
+    if present && p.backrefs && p.regexp.is_none() {
+        return Err("regexp is required with backrefs=true".into());
+    }
+    if !present && p.regexp.is_none() && p.search_string.is_none() && p.line.is_none() {
+        return Err("one of line, search_string, or regexp is required with state=absent".into());
+    }
+    Ok(Rules {
+        regexp: p.regexp.clone(),
+        search_string: p.search_string.clone(),
+        line: p.line.clone().unwrap_or_default(),
+        present,
+        insertafter: p.insertafter.clone(),
+        insertbefore: p.insertbefore.clone(),
+        backrefs: p.backrefs,
+        firstmatch: p.firstmatch,
+    })
+}
+
+pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
+    rf::finish(apply(args, ctx).await)
+}
+
+async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
+    let p: Params = args::parse("lineinfile", args).or_else(fail)?;
+    let rules = rules_of(&p).or_else(fail)?;
+    let path = p.path.as_str();
+    let opts = ReadOpts {
+        content: Content::Always,
+        ..ReadOpts::default()
+    };
+    let cur = rf::read(ctx, path, &opts).await?;
+    if cur.kind == Kind::Dir {
+        return fail(format!("Path {path} is a directory !"));
+    }
+    if !cur.exists() {
+        if !rules.present {
+            return Ok(ModuleOutput::ok()
+                .with_msg("file not present")
+                .with("found", json!(0)));
+        }
+        if !p.create {
+            return fail(format!("Destination {path} does not exist !"));
+        }
+    }
+    let before = match String::from_utf8(cur.content.clone().unwrap_or_default()) {
+        Ok(text) => text,
+        Err(_) => return fail(format!("{path} is not UTF-8 text")),
+    };
+    let outcome = edit(&before, &rules).or_else(fail)?;
+    let want = Attrs {
+        owner: p.owner.clone(),
+        group: p.group.clone(),
+        mode: p.mode,
+    };
+    let attrs = if cur.exists() {
+        rf::attr_changes(&want, &cur)
+    } else {
+        want.clone()
+    };
+    let created = !cur.exists();
+    let content_changed = outcome.changed || created;
+
+    let mut msg = outcome.msg.clone();
+    if created && msg.is_empty() {
+        msg = "line added".into();
+    }
+    if !attrs.is_empty() && cur.exists() {
+        if !msg.is_empty() {
+            msg.push_str(" and ");
+        }
+        msg.push_str("ownership, perms or SE linux context changed");
+    }
+    let mut out = ModuleOutput::changed(content_changed || !attrs.is_empty()).with_msg(msg);
+    if !rules.present {
+        out = out.with("found", json!(outcome.found));
+    }
+    if ctx.diff && content_changed {
+        out.diffs.push(FileDiff {
+            path: path.to_string(),
+            before: before.clone(),
+            after: outcome.content.clone(),
+        });
+    }
+    if ctx.check || !out.changed {
+        return Ok(out);
+    }
+
+    if content_changed {
+        let spec = WriteSpec {
+            dest: path,
+            attrs: &want,
+            validate: p.validate.as_deref(),
+            backup: p.backup,
+            mkdir: created,
+        };
+        if let Some(b) = rf::write(ctx, &spec, outcome.content.as_bytes()).await? {
+            out = out.with("backup", json!(b));
+        }
+    } else {
+        let target = crate::connection::quote(path);
+        rf::run_script(
+            ctx,
+            &format!("cannot set attributes of {path}"),
+            &attrs.commands(&target, false, false),
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_checks() {
+        let check = |args: Value| {
+            let p: Params = args::parse("lineinfile", &args).unwrap();
+            rules_of(&p).map(|_| ()).unwrap_err()
+        };
+        assert_eq!(
+            check(json!({"path": "/f", "regexp": "a", "search_string": "b", "line": "x"})),
+            "parameters are mutually exclusive: regexp|search_string"
+        );
+        assert_eq!(
+            check(json!({"dest": "/f"})),
+            "state is present but all of the following are missing: line"
+        );
+        assert_eq!(
+            check(json!({"name": "/f", "state": "absent"})),
+            "one of line, search_string, or regexp is required with state=absent"
+        );
+        assert_eq!(
+            check(json!({"destfile": "/f", "line": "x", "state": "gone"})),
+            "state must be 'present' or 'absent', not 'gone'"
+        );
+    }
+}
