@@ -1,0 +1,142 @@
+//! The real binary on the controller itself (`ansible_connection=local`): exact report text,
+//! exit codes, idempotent re-runs, check mode, listings and error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch folder for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("mestral-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mestral(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mestral"))
+        .current_dir(dir)
+        .args(["--color", "never"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("mestral runs")
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const INVENTORY: &str = "[web]\nalpha ansible_connection=local\nbeta ansible_connection=local\n";
+
+#[test]
+fn report_exit_codes_and_convergence() {
+    let s = Scratch::new("report");
+    s.write("inv.ini", INVENTORY);
+    let dest = s.0.join("out-{{ inventory_hostname }}.txt");
+    s.write(
+        "pb.yml",
+        &format!(
+            "- name: demo\n  hosts: web\n  gather_facts: false\n  tasks:\n\
+             \x20   - name: write a file\n      copy:\n        content: \"hello {{{{ inventory_hostname }}}}\\n\"\n\
+             \x20       dest: \"{}\"\n\
+             \x20   - name: greet\n      debug:\n        msg: \"hi {{{{ inventory_hostname }}}}\"\n\
+             \x20     when: inventory_hostname == 'beta'\n",
+            dest.display()
+        ),
+    );
+
+    let first = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    assert_eq!(first.status.code(), Some(0));
+    let want = "\nPLAY [demo] ********************************************************************\n\
+        \nTASK [write a file] ************************************************************\n\
+        changed: [alpha]\nchanged: [beta]\n\
+        \nTASK [greet] *******************************************************************\n\
+        skipping: [alpha]\nok: [beta] => {\n    \"msg\": \"hi beta\"\n}\n\
+        \nPLAY RECAP *********************************************************************\n\
+        alpha                      : ok=1    changed=1    unreachable=0    failed=0    skipped=1    rescued=0    ignored=0   \n\
+        beta                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   \n\n";
+    assert_eq!(text(&first), want);
+    assert_eq!(std::fs::read(s.0.join("out-alpha.txt")).unwrap(), b"hello alpha\n");
+    assert_eq!(std::fs::read(s.0.join("out-beta.txt")).unwrap(), b"hello beta\n");
+
+    // The second run changes nothing.
+    let second = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    assert_eq!(second.status.code(), Some(0));
+    let second = text(&second);
+    assert!(second.contains("\nok: [alpha]\nok: [beta]\n"), "{second}");
+    assert!(second.contains("alpha                      : ok=1    changed=0 "), "{second}");
+    assert!(second.contains("beta                       : ok=2    changed=0 "), "{second}");
+
+    // Check mode reports the change and leaves the file alone; --diff shows it.
+    std::fs::write(s.0.join("out-alpha.txt"), "drift\n").unwrap();
+    let check = mestral(&s.0, &["-i", "inv.ini", "pb.yml", "-C", "-D", "-l", "alpha"]);
+    assert_eq!(check.status.code(), Some(0));
+    let check = text(&check);
+    assert!(check.contains("-drift\n+hello alpha\nchanged: [alpha]\n"), "{check}");
+    assert_eq!(std::fs::read(s.0.join("out-alpha.txt")).unwrap(), b"drift\n");
+}
+
+#[test]
+fn failures_name_the_task_host_and_variable() {
+    let s = Scratch::new("fail");
+    s.write("inv.ini", INVENTORY);
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - name: undefined\n      debug:\n\
+         \x20       msg: \"{{ nope }}\"\n      when: inventory_hostname == 'beta'\n\
+         \x20   - name: after\n      command: \"true\"\n      changed_when: false\n",
+    );
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    assert_eq!(out.status.code(), Some(2), "a failed host gives exit code 2");
+    let t = text(&out);
+    assert!(t.contains(
+        "skipping: [alpha]\nfatal: [beta]: FAILED! => {\"changed\": false, \"msg\": \
+         \"pb.yml:4: task 'undefined' on beta: 'nope' is undefined, in template \\\"{{ nope }}\\\"\"}\n"
+    ), "{t}");
+    // beta stops; alpha goes on.
+    assert!(t.contains("TASK [after] ***"), "{t}");
+    assert!(t.contains("\nok: [alpha]\n\nPLAY RECAP"), "{t}");
+    assert!(t.contains("beta                       : ok=0    changed=0    unreachable=0    failed=1 "));
+}
+
+#[test]
+fn listings_and_syntax_errors() {
+    let s = Scratch::new("list");
+    s.write("inv.ini", INVENTORY);
+    s.write("pb.yml", "- name: p\n  hosts: web:!beta\n  tasks:\n    - name: t1\n      ping:\n      tags: [a]\n");
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml", "--list-hosts", "--list-tasks"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out),
+        "\nplaybook: pb.yml\n\n  play #1 (web:!beta): p\tTAGS: []\n    pattern: ['web:!beta']\n\
+         \x20   hosts (1):\n      alpha\n    tasks:\n      t1\tTAGS: [a]\n"
+    );
+
+    s.write("bad.yml", "- hosts: web\n  tasks:\n    - ping:\n   oops: [\n");
+    let out = mestral(&s.0, &["-i", "inv.ini", "bad.yml", "--syntax-check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("ERROR! bad.yml:4:4: YAML syntax error"), "{err}");
+
+    s.write("typo.yml", "- hosts: web\n  tasks:\n    - name: x\n      cpy: src=a dest=b\n");
+    let out = mestral(&s.0, &["-i", "inv.ini", "typo.yml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err, "ERROR! typo.yml:3: unknown module 'cpy'; did you mean 'copy'?\n");
+}
