@@ -8,7 +8,27 @@
 //! with a message naming the argument (`unknown parameter 'x' for module 'copy'; did you
 //! mean 'dest'?`).
 
+pub mod apt;
 pub mod args;
+pub mod command;
+pub mod docker;
+pub mod docker_context;
+pub mod docker_image;
+pub mod docker_image_copy;
+pub mod docker_service_spec;
+pub mod docker_swarm;
+pub mod docker_swarm_service;
+pub mod ping;
+pub mod service;
+pub mod authorized_key;
+pub mod copy;
+pub mod file;
+pub mod lineinfile;
+pub mod openssh_keypair;
+pub mod remote_file;
+pub mod slurp;
+pub mod stat;
+pub mod template;
 
 use std::path::PathBuf;
 
@@ -211,9 +231,28 @@ pub const KNOWN: &[&str] = &[
 /// Runs the module `name` with templated `args` on the context's host.
 pub async fn run(name: &str, args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let name = short_name(name);
-    let _ = args;
-    let _ = ctx;
-    Ok(ModuleOutput::failed(format!(
-        "module '{name}' is not available"
-    )))
+    match name {
+        "copy" => copy::run(args, ctx).await,
+        "template" => template::run(args, ctx).await,
+        "file" => file::run(args, ctx).await,
+        "lineinfile" => lineinfile::run(args, ctx).await,
+        "authorized_key" => authorized_key::run(args, ctx).await,
+        "slurp" => slurp::run(args, ctx).await,
+        "stat" => stat::run(args, ctx).await,
+        "openssh_keypair" => openssh_keypair::run(args, ctx).await,
+        "command" => command::run(command::Kind::Command, name, args, ctx).await,
+        "shell" => command::run(command::Kind::Shell, name, args, ctx).await,
+        "raw" => command::run(command::Kind::Raw, name, args, ctx).await,
+        "apt" => apt::run_apt(args, ctx).await,
+        "package" => apt::run_package(args, ctx).await,
+        "service" | "systemd" => service::run(name, args, ctx).await,
+        "ping" => ping::run(args, ctx).await,
+        "docker_swarm" => docker_swarm::run(args, ctx).await,
+        "docker_image" => docker_image::run(args, ctx).await,
+        "docker_image_copy" => docker_image_copy::run(args, ctx).await,
+        "docker_swarm_service" => docker_swarm_service::run(args, ctx).await,
+        _ => Ok(ModuleOutput::failed(format!(
+            "module '{name}' is not available"
+        ))),
+    }
 }

@@ -1,0 +1,455 @@
+//! `command`, `shell` and `raw`: run a command on the host. `command` splits its text into
+//! words itself and runs them without a shell; `shell` runs the text through a shell with
+//! `pipefail` where the host has bash; `raw` sends the text as it is. `creates`/`removes`
+//! are probed first, and a command that runs always reports a change, as Ansible does.
+
+use anyhow::Result;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::args::{self, loose_bool, text_opt};
+use super::{ModuleCtx, ModuleOutput};
+use crate::connection::quote;
+use crate::vars::{as_text, Value};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandArgs {
+    #[serde(rename = "_raw_params", default, deserialize_with = "text_opt")]
+    raw: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    cmd: Option<String>,
+    #[serde(default)]
+    argv: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "text_opt")]
+    chdir: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    creates: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    removes: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    stdin: Option<String>,
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    stdin_add_newline: bool,
+    #[serde(default, deserialize_with = "text_opt")]
+    executable: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which of the three modules is running.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    Command,
+    Shell,
+    Raw,
+}
+
+/// What `creates`/`removes` and check mode decide before anything runs.
+#[derive(Debug, PartialEq)]
+pub enum Gate {
+    Run,
+    /// Stop with ok (not changed) and this message.
+    Satisfied(String),
+    /// Check mode: the command would run.
+    WouldRun,
+    /// Check mode with nothing to probe: the task is skipped.
+    CheckSkip,
+}
+
+/// Decides from the probed existence of `creates` and `removes` (None when not given).
+pub fn gate(creates: Option<(&str, bool)>, removes: Option<(&str, bool)>, check: bool) -> Gate {
+    if let Some((path, true)) = creates {
+        return Gate::Satisfied(format!("skipped, since {path} exists"));
+    }
+    if let Some((path, false)) = removes {
+        return Gate::Satisfied(format!("skipped, since {path} does not exist"));
+    }
+    match (check, creates.is_some() || removes.is_some()) {
+        (false, _) => Gate::Run,
+        (true, true) => Gate::WouldRun,
+        (true, false) => Gate::CheckSkip,
+    }
+}
+
+/// Splits command text into words the way a POSIX shell would, without any expansion:
+/// whitespace separates words, single quotes keep everything literal, double quotes keep
+/// everything but `\"`, `\\`, `\$` and `` \` ``, and a backslash outside quotes escapes
+/// the next character.
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated single quote in: {text}")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("unterminated double quote in: {text}")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated double quote in: {text}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => {
+                    in_word = true;
+                    word.push(c);
+                }
+                None => return Err(format!("trailing backslash in: {text}")),
+            },
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Wraps a shell script so a failing stage of a pipeline fails the whole: through
+/// `bash -o pipefail` where bash exists, else plain `/bin/sh` (dash has no pipefail).
+pub fn with_pipefail(script: &str) -> String {
+    let q = quote(script);
+    format!(
+        "if command -v bash >/dev/null 2>&1; then exec bash -o pipefail -c {q}; \
+         else exec /bin/sh -c {q}; fi"
+    )
+}
+
+/// A path for a shell test that still globs: every character but `*?[]` escaped.
+fn glob_word(path: &str) -> String {
+    if !path.contains(['*', '?', '[']) || path.contains('\n') {
+        return quote(path);
+    }
+    let mut out = String::new();
+    for c in path.chars() {
+        if c.is_ascii_alphanumeric() || "*?[]/-_.".contains(c) {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The one probe for `creates`/`removes`: prints `c=0|1` and `r=0|1`, relative paths
+/// taken from `chdir` as Ansible does.
+pub fn probe_command(chdir: Option<&str>, creates: Option<&str>, removes: Option<&str>) -> String {
+    let mut script = String::new();
+    if let Some(dir) = chdir {
+        script.push_str(&format!("cd {} || exit 2; ", quote(dir)));
+    }
+    for (key, path) in [("c", creates), ("r", removes)] {
+        if let Some(path) = path {
+            script.push_str(&format!(
+                "set -- {w}; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo {key}=1; \
+                 else echo {key}=0; fi; ",
+                w = glob_word(path)
+            ));
+        }
+    }
+    script.push_str("true");
+    script
+}
+
+/// The command line actually sent for `kind`.
+pub fn remote_command(
+    kind: Kind,
+    text: &str,
+    chdir: Option<&str>,
+    executable: Option<&str>,
+) -> String {
+    let body = match (kind, executable) {
+        (Kind::Command, _) => format!("exec {text}"),
+        (Kind::Shell | Kind::Raw, Some(exe)) => format!("exec {} -c {}", quote(exe), quote(text)),
+        (Kind::Shell, None) => with_pipefail(text),
+        (Kind::Raw, None) => text.to_string(),
+    };
+    match chdir {
+        Some(dir) => format!("cd {} && {body}", quote(dir)),
+        None => body,
+    }
+}
+
+/// Runs `command`, `shell` or `raw`.
+pub async fn run(
+    kind: Kind,
+    module: &str,
+    args: &Value,
+    ctx: &ModuleCtx<'_>,
+) -> Result<ModuleOutput> {
+    let a: CommandArgs = match args::parse(module, args) {
+        Ok(a) => a,
+        Err(e) => return Ok(ModuleOutput::failed(e)),
+    };
+    if kind == Kind::Raw && (a.chdir.is_some() || a.creates.is_some() || a.removes.is_some()) {
+        return Ok(ModuleOutput::failed(
+            "raw: only the command text and 'executable' are allowed",
+        ));
+    }
+    if kind == Kind::Command && a.executable.is_some() {
+        return Ok(ModuleOutput::failed(
+            "command: 'executable' is only for shell and raw",
+        ));
+    }
+
+    // The text to run, and what `cmd` reports.
+    let (text, cmd_value) = match (kind, &a.argv, a.cmd.as_ref().or(a.raw.as_ref())) {
+        (Kind::Command, Some(argv), None) => {
+            let words: Vec<String> = argv.iter().map(as_text).collect();
+            (join_quoted(&words), json!(words))
+        }
+        (Kind::Command, None, Some(text)) => match split_words(text) {
+            Ok(words) => (join_quoted(&words), json!(words)),
+            Err(e) => return Ok(ModuleOutput::failed(format!("{module}: {e}"))),
+        },
+        (_, Some(_), Some(_)) => {
+            return Ok(ModuleOutput::failed(format!(
+                "{module}: give either argv or the command text"
+            )))
+        }
+        (_, None, Some(text)) => (text.clone(), json!(text)),
+        _ => return Ok(ModuleOutput::failed(format!("{module}: no command given"))),
+    };
+    if text.trim().is_empty() {
+        return Ok(ModuleOutput::failed(format!("{module}: no command given")));
+    }
+
+    // Probe creates/removes only when given.
+    let mut creates = None;
+    let mut removes = None;
+    if a.creates.is_some() || a.removes.is_some() {
+        let probe = probe_command(
+            a.chdir.as_deref(),
+            a.creates.as_deref(),
+            a.removes.as_deref(),
+        );
+        let out = ctx.exec(&probe).await?;
+        if out.rc != 0 {
+            return Ok(ModuleOutput::failed(format!(
+                "Unable to change directory before execution: {}",
+                a.chdir.as_deref().unwrap_or("")
+            ))
+            .with_exec(&out));
+        }
+        let stdout = out.stdout_text();
+        creates = a.creates.as_deref().map(|p| (p, stdout.contains("c=1")));
+        removes = a.removes.as_deref().map(|p| (p, stdout.contains("r=1")));
+    }
+    match gate(creates, removes, ctx.check) {
+        Gate::Run => {}
+        Gate::Satisfied(msg) => {
+            return Ok(ModuleOutput::ok()
+                .with_msg(msg.clone())
+                .with("cmd", cmd_value)
+                .with("rc", json!(0))
+                .with("stdout", json!(msg))
+                .with("stdout_lines", json!([msg]))
+                .with("stderr", json!(""))
+                .with("stderr_lines", json!([])))
+        }
+        Gate::WouldRun => {
+            return Ok(ModuleOutput::changed(true)
+                .with_msg("Command would have run if not in check mode")
+                .with("cmd", cmd_value))
+        }
+        Gate::CheckSkip => {
+            let mut out = ModuleOutput::ok().with_msg("skipped, running in check mode");
+            out.skipped = true;
+            return Ok(out);
+        }
+    }
+
+    let line = remote_command(kind, &text, a.chdir.as_deref(), a.executable.as_deref());
+    let out = match &a.stdin {
+        Some(input) => {
+            let mut data = input.clone().into_bytes();
+            if a.stdin_add_newline && !input.ends_with('\n') {
+                data.push(b'\n');
+            }
+            ctx.exec_stdin(&line, &data).await?
+        }
+        None => ctx.exec(&line).await?,
+    };
+    let mut result = ModuleOutput::changed(true)
+        .with_exec(&out)
+        .with("cmd", cmd_value);
+    if out.rc != 0 {
+        result.failed = true;
+        result.msg = Some("non-zero return code".into());
+    }
+    Ok(result)
+}
+
+fn join_quoted(words: &[String]) -> String {
+    words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_words_like_a_shell() {
+        let cases: &[(&str, &[&str])] = &[
+            ("uname -r", &["uname", "-r"]),
+            ("  a   b  ", &["a", "b"]),
+            ("echo 'a b' c", &["echo", "a b", "c"]),
+            (r#"echo "a \"b\" \$x \n""#, &["echo", r#"a "b" $x \n"#]),
+            (r"a\ b c", &["a b", "c"]),
+            ("x''y ''", &["xy", ""]),
+            (
+                "tar czf /var/lib/calx/etc-calx.tgz -C /etc calx",
+                &[
+                    "tar",
+                    "czf",
+                    "/var/lib/calx/etc-calx.tgz",
+                    "-C",
+                    "/etc",
+                    "calx",
+                ],
+            ),
+            ("echo $HOME|x", &["echo", "$HOME|x"]),
+            ("", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(split_words(text).unwrap(), *want, "input {text:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_unterminated_quotes() {
+        assert_eq!(
+            split_words("echo 'a").unwrap_err(),
+            "unterminated single quote in: echo 'a"
+        );
+        assert_eq!(
+            split_words("echo \"a").unwrap_err(),
+            "unterminated double quote in: echo \"a"
+        );
+        assert_eq!(
+            split_words("a\\").unwrap_err(),
+            "trailing backslash in: a\\"
+        );
+    }
+
+    #[test]
+    fn gates() {
+        let cases = [
+            (None, None, false, Gate::Run),
+            (None, None, true, Gate::CheckSkip),
+            (Some(("/x", false)), None, false, Gate::Run),
+            (Some(("/x", false)), None, true, Gate::WouldRun),
+            (
+                Some(("/x", true)),
+                None,
+                false,
+                Gate::Satisfied("skipped, since /x exists".into()),
+            ),
+            (
+                Some(("/x", true)),
+                None,
+                true,
+                Gate::Satisfied("skipped, since /x exists".into()),
+            ),
+            (
+                None,
+                Some(("/y", false)),
+                true,
+                Gate::Satisfied("skipped, since /y does not exist".into()),
+            ),
+            (None, Some(("/y", true)), false, Gate::Run),
+        ];
+        for (c, r, check, want) in cases {
+            assert_eq!(
+                gate(c, r, check),
+                want,
+                "creates {c:?} removes {r:?} check {check}"
+            );
+        }
+    }
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(
+            remote_command(Kind::Command, "uname -r", None, None),
+            "exec uname -r"
+        );
+        assert_eq!(
+            remote_command(Kind::Command, "ls 'a b'", Some("/tmp/x y"), None),
+            "cd '/tmp/x y' && exec ls 'a b'"
+        );
+        assert_eq!(
+            remote_command(Kind::Shell, "a | b", None, None),
+            "if command -v bash >/dev/null 2>&1; then exec bash -o pipefail -c 'a | b'; \
+             else exec /bin/sh -c 'a | b'; fi"
+        );
+        assert_eq!(
+            remote_command(Kind::Shell, "echo $0", None, Some("/bin/dash")),
+            "exec /bin/dash -c 'echo $0'"
+        );
+        assert_eq!(
+            remote_command(Kind::Raw, "echo hi > /x", None, None),
+            "echo hi > /x"
+        );
+    }
+
+    #[test]
+    fn probes() {
+        assert_eq!(
+            probe_command(Some("/d"), Some("/x y"), None),
+            "cd /d || exit 2; set -- '/x y'; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo c=1; \
+             else echo c=0; fi; true"
+        );
+        assert_eq!(
+            probe_command(None, None, Some("/v/*.log x")),
+            "set -- /v/*.log\\ x; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo r=1; \
+             else echo r=0; fi; true"
+        );
+    }
+
+    #[test]
+    fn argument_errors_name_the_parameter() {
+        let err =
+            args::parse::<CommandArgs>("command", &json!({"cmd": "x", "chdr": "/"})).unwrap_err();
+        assert_eq!(
+            err,
+            "unknown parameter 'chdr' for module 'command'; did you mean 'chdir'?"
+        );
+    }
+}
