@@ -126,7 +126,10 @@ pub struct Args {
 pub fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing(args.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ERROR! cannot start the async runtime: {e}");
@@ -151,7 +154,10 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MESTRAL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("mestral={level}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn color_enabled(choice: &str) -> bool {
@@ -261,7 +267,11 @@ fn list(runner: &Runner, pb: &Playbook, hosts: bool, tasks: bool) -> Result<()> 
         if tasks {
             out.push_str("    tasks:\n");
             for t in &play.tasks {
-                out.push_str(&format!("      {}\tTAGS: [{}]\n", t.display_name(), t.tags.join(",")));
+                out.push_str(&format!(
+                    "      {}\tTAGS: [{}]\n",
+                    t.display_name(),
+                    t.tags.join(",")
+                ));
             }
         }
     }
@@ -306,15 +316,39 @@ mod tests {
             "a=3".into(),
         ])
         .unwrap();
-        assert_eq!(Value::Object(v), json!({"a": "3", "b": "two words", "c": [1, 2]}));
+        assert_eq!(
+            Value::Object(v),
+            json!({"a": "3", "b": "two words", "c": [1, 2]})
+        );
     }
 
     #[test]
     fn flags_parse_like_ansible_playbook() {
         let a = Args::try_parse_from([
-            "mestral", "-i", "inv.ini", "-i", "more.yml", "-l", "workers", "-e", "x=1", "-f",
-            "5", "-C", "-D", "-t", "a,b", "--skip-tags", "c", "-u", "marc", "--private-key",
-            "k", "-b", "-vvv", "pb.yml",
+            "mestral",
+            "-i",
+            "inv.ini",
+            "-i",
+            "more.yml",
+            "-l",
+            "workers",
+            "-e",
+            "x=1",
+            "-f",
+            "5",
+            "-C",
+            "-D",
+            "-t",
+            "a,b",
+            "--skip-tags",
+            "c",
+            "-u",
+            "marc",
+            "--private-key",
+            "k",
+            "-b",
+            "-vvv",
+            "pb.yml",
         ])
         .unwrap();
         assert_eq!(a.inventory.len(), 2);

@@ -133,7 +133,12 @@ impl Reporter {
         let mut body = String::new();
         let before = format!("before: {}", diff.path);
         let after = format!("after: {}", diff.path);
-        for line in text.unified_diff().context_radius(3).header(&before, &after).to_string().lines()
+        for line in text
+            .unified_diff()
+            .context_radius(3)
+            .header(&before, &after)
+            .to_string()
+            .lines()
         {
             let styled = if line.starts_with('+') && !line.starts_with("+++") {
                 style(line).green().to_string()
@@ -248,7 +253,10 @@ mod tests {
     #[test]
     fn one_line_spaces_like_python() {
         let v = serde_json::json!({"changed": false, "msg": "a \"b\"", "rc": [1, 2]});
-        assert_eq!(one_line(&v), r#"{"changed": false, "msg": "a \"b\"", "rc": [1, 2]}"#);
+        assert_eq!(
+            one_line(&v),
+            r#"{"changed": false, "msg": "a \"b\"", "rc": [1, 2]}"#
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ mod tests {
     #[test]
     fn suggestions() {
         let known = ["copy", "command", "lineinfile", "docker_swarm"];
-        let cases = [("cpy", Some("copy")), ("linefile", Some("lineinfile")), ("xyz", None)];
+        let cases = [
+            ("cpy", Some("copy")),
+            ("linefile", Some("lineinfile")),
+            ("xyz", None),
+        ];
         for (word, want) in cases {
             assert_eq!(did_you_mean(word, &known).as_deref(), want, "{word}");
         }

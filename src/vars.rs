@@ -11,6 +11,11 @@ pub use serde_json::Value;
 /// A flat set of variables, in insertion order.
 pub type Vars = serde_json::Map<String, Value>;
 
+/// A reserved key in a `Vars` map: a list of the names in that map whose values are data
+/// (facts, registered results, `set_fact` values) and are never rendered as templates, as
+/// Ansible treats them as unsafe. Command output such as `{{.Name}}` stays text.
+pub const RAW_KEY: &str = "__mestral_raw";
+
 /// Every host's variables, by inventory name, as `hostvars` exposes them.
 pub type HostVarsMap = BTreeMap<String, Arc<Vars>>;
 
@@ -89,6 +94,18 @@ fn key_text(key: serde_yaml::Value) -> Result<String> {
         serde_yaml::Value::Null => "null".to_string(),
         other => bail!("mapping key {other:?} is not a scalar"),
     })
+}
+
+/// Adds `name` to the variables listed under `RAW_KEY` in `vars`.
+pub fn mark_raw(vars: &mut Vars, name: &str) {
+    let entry = vars
+        .entry(RAW_KEY)
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(names) = entry {
+        if !names.iter().any(|n| n.as_str() == Some(name)) {
+            names.push(Value::String(name.to_string()));
+        }
+    }
 }
 
 /// Copies `src` over `dst`, replacing whole values as Ansible's default

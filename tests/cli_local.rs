@@ -72,24 +72,45 @@ fn report_exit_codes_and_convergence() {
         alpha                      : ok=1    changed=1    unreachable=0    failed=0    skipped=1    rescued=0    ignored=0   \n\
         beta                       : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   \n\n";
     assert_eq!(text(&first), want);
-    assert_eq!(std::fs::read(s.0.join("out-alpha.txt")).unwrap(), b"hello alpha\n");
-    assert_eq!(std::fs::read(s.0.join("out-beta.txt")).unwrap(), b"hello beta\n");
+    assert_eq!(
+        std::fs::read(s.0.join("out-alpha.txt")).unwrap(),
+        b"hello alpha\n"
+    );
+    assert_eq!(
+        std::fs::read(s.0.join("out-beta.txt")).unwrap(),
+        b"hello beta\n"
+    );
 
     // The second run changes nothing.
     let second = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
     assert_eq!(second.status.code(), Some(0));
     let second = text(&second);
     assert!(second.contains("\nok: [alpha]\nok: [beta]\n"), "{second}");
-    assert!(second.contains("alpha                      : ok=1    changed=0 "), "{second}");
-    assert!(second.contains("beta                       : ok=2    changed=0 "), "{second}");
+    assert!(
+        second.contains("alpha                      : ok=1    changed=0 "),
+        "{second}"
+    );
+    assert!(
+        second.contains("beta                       : ok=2    changed=0 "),
+        "{second}"
+    );
 
     // Check mode reports the change and leaves the file alone; --diff shows it.
     std::fs::write(s.0.join("out-alpha.txt"), "drift\n").unwrap();
-    let check = mestral(&s.0, &["-i", "inv.ini", "pb.yml", "-C", "-D", "-l", "alpha"]);
+    let check = mestral(
+        &s.0,
+        &["-i", "inv.ini", "pb.yml", "-C", "-D", "-l", "alpha"],
+    );
     assert_eq!(check.status.code(), Some(0));
     let check = text(&check);
-    assert!(check.contains("-drift\n+hello alpha\nchanged: [alpha]\n"), "{check}");
-    assert_eq!(std::fs::read(s.0.join("out-alpha.txt")).unwrap(), b"drift\n");
+    assert!(
+        check.contains("-drift\n+hello alpha\nchanged: [alpha]\n"),
+        "{check}"
+    );
+    assert_eq!(
+        std::fs::read(s.0.join("out-alpha.txt")).unwrap(),
+        b"drift\n"
+    );
 }
 
 #[test]
@@ -103,7 +124,11 @@ fn failures_name_the_task_host_and_variable() {
          \x20   - name: after\n      command: \"true\"\n      changed_when: false\n",
     );
     let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
-    assert_eq!(out.status.code(), Some(2), "a failed host gives exit code 2");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a failed host gives exit code 2"
+    );
     let t = text(&out);
     assert!(t.contains(
         "skipping: [alpha]\nfatal: [beta]: FAILED! => {\"changed\": false, \"msg\": \
@@ -112,15 +137,23 @@ fn failures_name_the_task_host_and_variable() {
     // beta stops; alpha goes on.
     assert!(t.contains("TASK [after] ***"), "{t}");
     assert!(t.contains("\nok: [alpha]\n\nPLAY RECAP"), "{t}");
-    assert!(t.contains("beta                       : ok=0    changed=0    unreachable=0    failed=1 "));
+    assert!(
+        t.contains("beta                       : ok=0    changed=0    unreachable=0    failed=1 ")
+    );
 }
 
 #[test]
 fn listings_and_syntax_errors() {
     let s = Scratch::new("list");
     s.write("inv.ini", INVENTORY);
-    s.write("pb.yml", "- name: p\n  hosts: web:!beta\n  tasks:\n    - name: t1\n      ping:\n      tags: [a]\n");
-    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml", "--list-hosts", "--list-tasks"]);
+    s.write(
+        "pb.yml",
+        "- name: p\n  hosts: web:!beta\n  tasks:\n    - name: t1\n      ping:\n      tags: [a]\n",
+    );
+    let out = mestral(
+        &s.0,
+        &["-i", "inv.ini", "pb.yml", "--list-hosts", "--list-tasks"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         text(&out),
@@ -128,15 +161,49 @@ fn listings_and_syntax_errors() {
          \x20   hosts (1):\n      alpha\n    tasks:\n      t1\tTAGS: [a]\n"
     );
 
-    s.write("bad.yml", "- hosts: web\n  tasks:\n    - ping:\n   oops: [\n");
+    s.write(
+        "bad.yml",
+        "- hosts: web\n  tasks:\n    - ping:\n   oops: [\n",
+    );
     let out = mestral(&s.0, &["-i", "inv.ini", "bad.yml", "--syntax-check"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("ERROR! bad.yml:4:4: YAML syntax error"), "{err}");
+    assert!(
+        err.starts_with("ERROR! bad.yml:4:4: YAML syntax error"),
+        "{err}"
+    );
 
-    s.write("typo.yml", "- hosts: web\n  tasks:\n    - name: x\n      cpy: src=a dest=b\n");
+    s.write(
+        "typo.yml",
+        "- hosts: web\n  tasks:\n    - name: x\n      cpy: src=a dest=b\n",
+    );
     let out = mestral(&s.0, &["-i", "inv.ini", "typo.yml"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err, "ERROR! typo.yml:3: unknown module 'cpy'; did you mean 'copy'?\n");
+    assert_eq!(
+        err,
+        "ERROR! typo.yml:3: unknown module 'cpy'; did you mean 'copy'?\n"
+    );
+}
+
+/// Regression: output holding `{{` (a Docker Go template) was rendered again as Jinja when a
+/// condition read the registered result, and failed with a syntax error.
+#[test]
+fn registered_output_is_data_not_a_template() {
+    let s = Scratch::new("raw");
+    s.write("inv.ini", INVENTORY);
+    s.write(
+        "pb.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n\
+         \x20   - command: printf '%s' {% raw %}'{{.Name}}'{% endraw %}\n      register: r\n\
+         \x20     changed_when: false\n      failed_when: r.stdout != ('{' ~ '{.Name}}')\n\
+         \x20   - debug: msg=\"{{ item }}\"\n      loop: \"{{ r.stdout_lines }}\"\n",
+    );
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("ok: [alpha] => (item={{.Name}}) => {\n    \"msg\": \"{{.Name}}\"\n}\n"),
+        "{t}"
+    );
 }

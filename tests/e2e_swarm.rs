@@ -12,7 +12,9 @@ fn repo() -> PathBuf {
 
 fn lab_enabled() -> bool {
     if std::env::var_os("MESTRAL_LAB").is_none() {
-        println!("skipped: MESTRAL_LAB is not set (run scripts/test.sh as root to bring the lab up)");
+        println!(
+            "skipped: MESTRAL_LAB is not set (run scripts/test.sh as root to bring the lab up)"
+        );
         return false;
     }
     true
@@ -22,7 +24,13 @@ fn lab_enabled() -> bool {
 fn mestral(extra: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_mestral"))
         .current_dir(repo())
-        .args(["-i", "inventory/lab.ini", "playbooks/swarm.yml", "--color", "never"])
+        .args([
+            "-i",
+            "inventory/lab.ini",
+            "playbooks/swarm.yml",
+            "--color",
+            "never",
+        ])
         .args(extra)
         .output()
         .expect("mestral runs");
@@ -38,7 +46,10 @@ fn on_host(host: &str, cmd: &str) -> (i32, String) {
         .args(["lab/exec.sh", host, "sh", "-c", cmd])
         .output()
         .expect("lab/exec.sh runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+    )
 }
 
 fn lab(script: &str, args: &[&str]) {
@@ -77,7 +88,12 @@ fn recap_field(text: &str, host: &str, field: &str) -> u32 {
 /// Every host result line of a run: `ok: [calxitu]`, `changed: [calxitu2] => (item=...)`.
 fn result_words(text: &str) -> Vec<String> {
     text.lines()
-        .filter_map(|l| l.split(": [").next().filter(|w| !w.contains(' ')).map(str::to_string))
+        .filter_map(|l| {
+            l.split(": [")
+                .next()
+                .filter(|w| !w.contains(' '))
+                .map(str::to_string)
+        })
         .filter(|w| ["ok", "changed", "skipping", "fatal", "failed"].contains(&w.as_str()))
         .collect()
 }
@@ -99,14 +115,30 @@ fn swarm_bootstrap_end_to_end() {
     assert!(recap_field(&text, "calxitu", "changed") > 0);
     assert!(recap_field(&text, "calxitu2", "changed") > 0);
     assert_eq!(recap_field(&text, "calxitu", "failed"), 0);
-    assert_eq!(on_host("calxitu", "test -e /root/.ssh/id_ed25519").0, 1, "no key made");
-    assert_eq!(on_host("calxitu2", "cat /etc/hosts").1, hosts_before, "/etc/hosts untouched");
     assert_eq!(
-        on_host("calxitu", "docker info --format '{{.Swarm.LocalNodeState}}'").1,
+        on_host("calxitu", "test -e /root/.ssh/id_ed25519").0,
+        1,
+        "no key made"
+    );
+    assert_eq!(
+        on_host("calxitu2", "cat /etc/hosts").1,
+        hosts_before,
+        "/etc/hosts untouched"
+    );
+    assert_eq!(
+        on_host(
+            "calxitu",
+            "docker info --format '{{.Swarm.LocalNodeState}}'"
+        )
+        .1,
         "inactive",
         "no swarm made in check mode"
     );
-    assert_eq!(on_host("calxitu", "docker image ls -q mestral-app").1, "", "no image built");
+    assert_eq!(
+        on_host("calxitu", "docker image ls -q mestral-app").1,
+        "",
+        "no image built"
+    );
 
     // The real run.
     let first = mestral(&[]);
@@ -119,10 +151,22 @@ fn swarm_bootstrap_end_to_end() {
     }
 
     // Checked from outside the tool.
-    let nodes = on_host("calxitu", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort").1;
+    let nodes = on_host(
+        "calxitu",
+        "docker node ls --format '{{.Hostname}} {{.Status}}' | sort",
+    )
+    .1;
     assert_eq!(nodes, "calxitu Ready\ncalxitu2 Ready");
-    let image_m = on_host("calxitu", "docker image inspect -f '{{.Id}}' mestral-app:latest").1;
-    let image_w = on_host("calxitu2", "docker image inspect -f '{{.Id}}' mestral-app:latest").1;
+    let image_m = on_host(
+        "calxitu",
+        "docker image inspect -f '{{.Id}}' mestral-app:latest",
+    )
+    .1;
+    let image_w = on_host(
+        "calxitu2",
+        "docker image inspect -f '{{.Id}}' mestral-app:latest",
+    )
+    .1;
     assert!(image_m.starts_with("sha256:"), "{image_m}");
     assert_eq!(image_m, image_w, "the worker holds the manager's image");
     let replicas = on_host(
@@ -130,7 +174,7 @@ fn swarm_bootstrap_end_to_end() {
         "docker service ls --filter name=mestral-app --format '{{.Name}} {{.Replicas}}'",
     )
     .1;
-    assert_eq!(replicas, "mestral-app 2/2");
+    assert_eq!(replicas, "mestral-app 2/2 (max 1 per node)");
     for addr in ["172.30.8.250", "172.30.8.249"] {
         let out = Command::new("curl")
             .args(["-sS", "--max-time", "5", &format!("http://{addr}:3001/")])
@@ -142,33 +186,51 @@ fn swarm_bootstrap_end_to_end() {
     }
     for host in ["calxitu", "calxitu2"] {
         let hosts = on_host(host, "grep -E 'calxitu2?$' /etc/hosts").1;
-        assert_eq!(hosts, "172.30.8.250\tcalxitu\n172.30.8.249\tcalxitu2", "{host}");
+        assert_eq!(
+            hosts, "172.30.8.250\tcalxitu\n172.30.8.249\tcalxitu2",
+            "{host}"
+        );
     }
     let login = on_host(
         "calxitu",
         "ssh -i /root/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no \
          -o UserKnownHostsFile=/dev/null root@172.30.8.249 hostname 2>/dev/null",
     );
-    assert_eq!(login, (0, "calxitu2".to_string()), "calxitu's key logs in to calxitu2");
+    assert_eq!(
+        login,
+        (0, "calxitu2".to_string()),
+        "calxitu's key logs in to calxitu2"
+    );
 
     // The second run converges: nothing changes, every task ok or skipped.
     let second = mestral(&[]);
     assert_eq!(second.status.code(), Some(0), "second run exit code");
     let text = stdout(&second);
     for host in ["calxitu", "calxitu2"] {
-        assert_eq!(recap_field(&text, host, "changed"), 0, "{host} changed on the second run");
+        assert_eq!(
+            recap_field(&text, host, "changed"),
+            0,
+            "{host} changed on the second run"
+        );
         assert_eq!(recap_field(&text, host, "failed"), 0);
     }
     let words = result_words(&text);
     assert!(!words.is_empty());
-    assert!(words.iter().all(|w| w == "ok" || w == "skipping"), "{words:?}");
+    assert!(
+        words.iter().all(|w| w == "ok" || w == "skipping"),
+        "{words:?}"
+    );
 
     // A host that is down is unreachable; the other goes on.
     lab("sshd.sh", &["calxitu2", "stop"]);
     let down = mestral(&[]);
     lab("sshd.sh", &["calxitu2", "start"]);
     let text = stdout(&down);
-    assert_eq!(down.status.code(), Some(4), "exit code with an unreachable host");
+    assert_eq!(
+        down.status.code(),
+        Some(4),
+        "exit code with an unreachable host"
+    );
     assert_eq!(recap_field(&text, "calxitu2", "unreachable"), 1);
     assert_eq!(recap_field(&text, "calxitu", "failed"), 0);
     assert_eq!(recap_field(&text, "calxitu", "changed"), 0);

@@ -27,12 +27,16 @@ pub fn run(
             facts.remove("cacheable");
             let mut out = ModuleOutput::ok();
             out.values.insert("_set_fact".into(), json!(true));
-            out.values.insert("ansible_facts".into(), Value::Object(facts.clone()));
+            out.values
+                .insert("ansible_facts".into(), Value::Object(facts.clone()));
             out.facts = Some(facts);
             Ok(out)
         }
         "fail" => {
-            let msg = map.get("msg").map(as_text).unwrap_or_else(|| "Failed as requested from task".into());
+            let msg = map
+                .get("msg")
+                .map(as_text)
+                .unwrap_or_else(|| "Failed as requested from task".into());
             Ok(ModuleOutput::failed(msg))
         }
         "assert" => assert(map, scope, templar),
@@ -45,7 +49,8 @@ pub fn run(
             let vars = read_vars_file(&playbook_dir.join(&file))?;
             let mut out = ModuleOutput::ok();
             out.values.insert("_set_fact".into(), json!(true));
-            out.values.insert("ansible_facts".into(), Value::Object(vars.clone()));
+            out.values
+                .insert("ansible_facts".into(), Value::Object(vars.clone()));
             out.facts = Some(vars);
             Ok(out)
         }
@@ -72,7 +77,10 @@ fn debug(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> {
             .unwrap_or_else(|_| json!(format!("VARIABLE IS NOT DEFINED!")));
         out.values.insert(name, value);
     } else {
-        let msg = map.get("msg").cloned().unwrap_or_else(|| json!("Hello world!"));
+        let msg = map
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| json!("Hello world!"));
         out.values.insert("msg".into(), msg);
     }
     Ok(out)
@@ -102,6 +110,9 @@ fn assert(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> 
                 .with("evaluated_to", json!(false)));
         }
     }
-    let msg = map.get("success_msg").map(as_text).unwrap_or_else(|| "All assertions passed".into());
+    let msg = map
+        .get("success_msg")
+        .map(as_text)
+        .unwrap_or_else(|| "All assertions passed".into());
     Ok(ModuleOutput::ok().with_msg(msg))
 }

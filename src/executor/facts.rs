@@ -65,8 +65,14 @@ pub fn parse(text: &str) -> Vars {
     if let Some(first) = distribution.split_whitespace().next() {
         distribution = first.to_string();
     }
-    let mem_mb = get("memtotal_kb").parse::<u64>().map(|kb| kb / 1024).unwrap_or(0);
-    let all: Vec<String> = get("all_ipv4").split_whitespace().map(str::to_string).collect();
+    let mem_mb = get("memtotal_kb")
+        .parse::<u64>()
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    let all: Vec<String> = get("all_ipv4")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let default_ipv4 = if addr.is_empty() {
         json!({})
     } else {

@@ -97,7 +97,15 @@ impl Runner {
         let recap: Vec<(String, Stats)> = self
             .order
             .iter()
-            .map(|h| (h.clone(), self.hosts.get(h).map(|s| s.stats.clone()).unwrap_or_default()))
+            .map(|h| {
+                (
+                    h.clone(),
+                    self.hosts
+                        .get(h)
+                        .map(|s| s.stats.clone())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
         self.reporter.recap(&recap);
         Ok(Outcome {
@@ -130,7 +138,12 @@ impl Runner {
             self.hosts.entry(h.clone()).or_default();
         }
         // Hosts that failed in an earlier play sit this one out, as in Ansible.
-        hosts.retain(|h| self.hosts.get(h).map(|s| !s.failed && !s.unreachable).unwrap_or(true));
+        hosts.retain(|h| {
+            self.hosts
+                .get(h)
+                .map(|s| !s.failed && !s.unreachable)
+                .unwrap_or(true)
+        });
         let play_vars = scope::play_vars(play, &playbook.dir())?;
         self.prepare_connections(play, &play_vars)?;
 
@@ -145,7 +158,11 @@ impl Runner {
         if play.gather_facts {
             self.gather_facts(&ctx).await;
         }
-        let tasks: Vec<&Task> = play.tasks.iter().filter(|t| self.tag_selected(play, t)).collect();
+        let tasks: Vec<&Task> = play
+            .tasks
+            .iter()
+            .filter(|t| self.tag_selected(play, t))
+            .collect();
         for task in tasks {
             if self.active(&ctx).is_empty() {
                 break;
@@ -162,7 +179,10 @@ impl Runner {
                 .active_hosts(&self.hosts)
                 .into_iter()
                 .filter(|h| {
-                    ctx.notified.get(h).map(|n| names.iter().any(|x| n.contains(*x))).unwrap_or(false)
+                    ctx.notified
+                        .get(h)
+                        .map(|n| names.iter().any(|x| n.contains(*x)))
+                        .unwrap_or(false)
                 })
                 .collect();
             if wanted.is_empty() {
@@ -181,7 +201,12 @@ impl Runner {
 
     /// Works out how to reach each host of the play from its variables.
     fn prepare_connections(&mut self, play: &Play, play_vars: &Vars) -> Result<()> {
-        let mut names: Vec<String> = self.inventory.hosts.iter().map(|h| h.name.clone()).collect();
+        let mut names: Vec<String> = self
+            .inventory
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .collect();
         names.push("localhost".into());
         for name in names {
             if self.pool.has_spec(&name) {
@@ -227,18 +252,22 @@ impl Runner {
 
     /// Records a host that failed outside a task (connecting, gathering facts).
     fn mark_error(&mut self, host: &str, err: &anyhow::Error) {
-        let unreachable = err.downcast_ref::<crate::connection::Unreachable>().is_some();
+        let unreachable = err
+            .downcast_ref::<crate::connection::Unreachable>()
+            .is_some();
         let state = self.hosts.entry(host.to_string()).or_default();
         let detail = serde_json::json!({"changed": false, "msg": format!("{err:#}"),
             "unreachable": unreachable});
         if unreachable {
             state.unreachable = true;
             state.stats.unreachable += 1;
-            self.reporter.result(Status::Unreachable, host, None, None, Some(&detail));
+            self.reporter
+                .result(Status::Unreachable, host, None, None, Some(&detail));
         } else {
             state.failed = true;
             state.stats.failed += 1;
-            self.reporter.result(Status::Failed, host, None, None, Some(&detail));
+            self.reporter
+                .result(Status::Failed, host, None, None, Some(&detail));
         }
     }
 
@@ -246,7 +275,12 @@ impl Runner {
     fn tag_selected(&self, play: &Play, task: &Task) -> bool {
         let mut tags: Vec<&str> = task.tags.iter().map(String::as_str).collect();
         tags.extend(play.tags.iter().map(String::as_str));
-        if self.opts.skip_tags.iter().any(|s| tags.contains(&s.as_str())) {
+        if self
+            .opts
+            .skip_tags
+            .iter()
+            .any(|s| tags.contains(&s.as_str()))
+        {
             return false;
         }
         if tags.contains(&"always") {
@@ -256,7 +290,9 @@ impl Runner {
         if wanted.is_empty() || wanted.iter().any(|t| t == "all") {
             return !tags.contains(&"never");
         }
-        wanted.iter().any(|t| tags.contains(&t.as_str()) || (t == "tagged" && !tags.is_empty()))
+        wanted
+            .iter()
+            .any(|t| tags.contains(&t.as_str()) || (t == "tagged" && !tags.is_empty()))
     }
 
     fn scope_for(&self, vars: Vars) -> crate::vars::Scope {
@@ -266,7 +302,12 @@ impl Runner {
 
     /// Runs one task on every active host of the play and reports the results.
     async fn run_task(&mut self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
-        if let Action::Block { block, rescue, always } = &task.action {
+        if let Action::Block {
+            block,
+            rescue,
+            always,
+        } = &task.action
+        {
             return self.run_block(ctx, task, block, rescue, always).await;
         }
         let name = task.display_name();
@@ -334,12 +375,17 @@ impl Runner {
         all_hosts: &[String],
     ) {
         outcome.report(&self.reporter, host, task);
-        let targets: Vec<String> =
-            if task.run_once { all_hosts.to_vec() } else { vec![host.to_string()] };
+        let targets: Vec<String> = if task.run_once {
+            all_hosts.to_vec()
+        } else {
+            vec![host.to_string()]
+        };
         for target in targets {
             let state = self.hosts.entry(target.clone()).or_default();
             if let Some(name) = &task.register {
-                state.registered.insert(name.clone(), outcome.registered.clone());
+                state
+                    .registered
+                    .insert(name.clone(), outcome.registered.clone());
             }
             for (k, v) in &outcome.facts {
                 state.registered.insert(k.clone(), v.clone());
@@ -349,7 +395,10 @@ impl Runner {
             }
             if outcome.status == Status::Changed {
                 for n in &task.notify {
-                    ctx.notified.entry(target.clone()).or_default().insert(n.clone());
+                    ctx.notified
+                        .entry(target.clone())
+                        .or_default()
+                        .insert(n.clone());
                 }
             }
         }
@@ -390,8 +439,12 @@ impl Runner {
             crate::playbook::inherit_from(&mut t, parent);
             t
         };
-        let before: HashSet<String> =
-            self.hosts.iter().filter(|(_, s)| s.failed).map(|(h, _)| h.clone()).collect();
+        let before: HashSet<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, s)| s.failed)
+            .map(|(h, _)| h.clone())
+            .collect();
         for t in block {
             Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
         }
@@ -437,25 +490,34 @@ impl PlayCtx<'_> {
     fn active_hosts(&self, states: &BTreeMap<String, HostState>) -> Vec<String> {
         self.hosts
             .iter()
-            .filter(|h| states.get(*h).map(|s| !s.failed && !s.unreachable).unwrap_or(true))
+            .filter(|h| {
+                states
+                    .get(*h)
+                    .map(|s| !s.failed && !s.unreachable)
+                    .unwrap_or(true)
+            })
             .cloned()
             .collect()
     }
 
     fn play_hosts_value(&self) -> Value {
-        Value::Array(self.hosts.iter().map(|h| Value::String(h.clone())).collect())
+        Value::Array(
+            self.hosts
+                .iter()
+                .map(|h| Value::String(h.clone()))
+                .collect(),
+        )
     }
 }
 
 /// The escalation a task runs with, if any.
-pub(crate) fn escalation(
-    task: &Task,
-    play: &Play,
-    vars: &Vars,
-    opts: &Options,
-) -> Option<Become> {
+pub(crate) fn escalation(task: &Task, play: &Play, vars: &Vars, opts: &Options) -> Option<Become> {
     let from_vars = vars.get("ansible_become").and_then(crate::vars::as_bool);
-    let wanted = task.escalate.or(play.escalate).or(from_vars).unwrap_or(opts.escalate);
+    let wanted = task
+        .escalate
+        .or(play.escalate)
+        .or(from_vars)
+        .unwrap_or(opts.escalate);
     if !wanted {
         return None;
     }

@@ -35,7 +35,10 @@ impl Pool {
     }
 
     pub fn has_spec(&self, host: &str) -> bool {
-        self.specs.lock().unwrap_or_else(|e| e.into_inner()).contains_key(host)
+        self.specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(host)
     }
 
     /// The host's session, connecting on first use. Errors are `Unreachable`.
@@ -44,7 +47,12 @@ impl Pool {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.entry(host.to_string()).or_default().clone()
         };
-        let spec = self.specs.lock().unwrap_or_else(|e| e.into_inner()).get(host).cloned();
+        let spec = self
+            .specs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+            .cloned();
         let result = slot
             .get_or_init(|| async move {
                 let Some(spec) = spec else {
@@ -61,8 +69,13 @@ impl Pool {
 
     /// Closes every open session.
     pub async fn close_all(&self) {
-        let slots: Vec<Slot> =
-            self.slots.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let slots: Vec<Slot> = self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         for slot in slots {
             if let Some(Ok(session)) = slot.get() {
                 session.close().await;

@@ -57,7 +57,11 @@ impl HostOutcome {
         } else {
             json!({"changed": false, "msg": msg})
         };
-        let status = if unreachable { Status::Unreachable } else { Status::Failed };
+        let status = if unreachable {
+            Status::Unreachable
+        } else {
+            Status::Failed
+        };
         HostOutcome {
             status,
             ignored: false,
@@ -69,7 +73,12 @@ impl HostOutcome {
             facts: Vars::new(),
             ansible_facts: Vars::new(),
             delegated: None,
-            lines: vec![ItemLine { status, label: None, detail: Some(detail), diffs: vec![] }],
+            lines: vec![ItemLine {
+                status,
+                label: None,
+                detail: Some(detail),
+                diffs: vec![],
+            }],
             summary: None,
         }
     }
@@ -86,7 +95,13 @@ impl HostOutcome {
                     "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})),
                 (d, _) => d.clone(),
             };
-            reporter.result(line.status, host, delegated, line.label.as_deref(), detail.as_ref());
+            reporter.result(
+                line.status,
+                host,
+                delegated,
+                line.label.as_deref(),
+                detail.as_ref(),
+            );
         }
         if let Some(summary) = &self.summary {
             reporter.result(self.status, host, delegated, None, Some(summary));
@@ -107,7 +122,9 @@ impl TaskRun<'_> {
             Some(raw) => match self.templar.render_value(raw, scope) {
                 Ok(Value::Array(items)) => Some(items),
                 Ok(Value::Object(map)) => Some(
-                    map.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect(),
+                    map.into_iter()
+                        .map(|(k, v)| json!({"key": k, "value": v}))
+                        .collect(),
                 ),
                 Ok(Value::Null) => Some(Vec::new()),
                 Ok(other) => {
@@ -133,9 +150,17 @@ impl TaskRun<'_> {
         for item in items {
             let mut vars = (*scope.vars).clone();
             vars.insert(task.loop_var.clone(), item.clone());
-            let item_scope = Scope { vars: std::sync::Arc::new(vars), hostvars: scope.hostvars.clone() };
+            // The item was rendered already: its text is data, not a template.
+            crate::vars::mark_raw(&mut vars, &task.loop_var);
+            let item_scope = Scope {
+                vars: std::sync::Arc::new(vars),
+                hostvars: scope.hostvars.clone(),
+            };
             let label = match &task.loop_label {
-                Some(l) => self.templar.render_str(l, &item_scope).unwrap_or_else(|_| l.clone()),
+                Some(l) => self
+                    .templar
+                    .render_str(l, &item_scope)
+                    .unwrap_or_else(|_| l.clone()),
                 None => label_of(&item),
             };
             let r = self.one(host, &item_scope, Some(&item)).await;
@@ -168,7 +193,11 @@ impl TaskRun<'_> {
         } else {
             Status::Ok
         };
-        let msg = if any_failed { "One or more items failed" } else { "All items completed" };
+        let msg = if any_failed {
+            "One or more items failed"
+        } else {
+            "All items completed"
+        };
         let mut registered = json!({"changed": any_changed, "msg": msg, "results": results});
         if any_failed {
             registered["failed"] = json!(true);
@@ -179,7 +208,12 @@ impl TaskRun<'_> {
         let ignored = any_failed && task.ignore_errors;
         let summary = any_failed.then(|| json!({"changed": any_changed, "msg": msg}));
         if lines.is_empty() {
-            lines.push(ItemLine { status: Status::Skipped, label: None, detail: None, diffs: vec![] });
+            lines.push(ItemLine {
+                status: Status::Skipped,
+                label: None,
+                detail: None,
+                diffs: vec![],
+            });
         }
         HostOutcome {
             status,
@@ -209,7 +243,12 @@ impl TaskRun<'_> {
             facts: r.facts,
             ansible_facts: r.ansible_facts,
             delegated: r.delegated,
-            lines: vec![ItemLine { status: r.status, label: None, detail, diffs: r.diffs }],
+            lines: vec![ItemLine {
+                status: r.status,
+                label: None,
+                detail,
+                diffs: r.diffs,
+            }],
             summary: None,
         }
     }
@@ -238,7 +277,11 @@ impl TaskRun<'_> {
         let args = match self.templar.render_value(args, scope) {
             Ok(a) => strip_omit(a),
             Err(e) => {
-                return OneResult::error(format!("{}: task '{}' on {host}: {e}", task.origin, task.display_name()))
+                return OneResult::error(format!(
+                    "{}: task '{}' on {host}: {e}",
+                    task.origin,
+                    task.display_name()
+                ))
             }
         };
 
@@ -246,13 +289,20 @@ impl TaskRun<'_> {
         loop {
             attempt += 1;
             let mut r = self.call(host, name, &args, scope).await;
-            if r.status == Status::Unreachable {
+            if matches!(r.status, Status::Unreachable | Status::Skipped) {
                 return r;
             }
             self.apply_conditions(&mut r, scope);
             let Some(until) = &task.until else { return r };
             let done = match self.with_registered(scope, &r.registered) {
-                Some(s) => self.templar.eval_bool(until, &s).unwrap_or(false),
+                Some(s) => match self.templar.eval_bool(until, &s) {
+                    Ok(done) => done,
+                    Err(e) => {
+                        r.status = Status::Failed;
+                        r.msg = Some(format!("{}: until: {e}", task.origin));
+                        return r;
+                    }
+                },
                 None => true,
             };
             r.registered["attempts"] = json!(attempt);
@@ -334,36 +384,44 @@ impl TaskRun<'_> {
         let mut vars = (*scope.vars).clone();
         if let Some(name) = &self.task.register {
             vars.insert(name.clone(), result.clone());
+            crate::vars::mark_raw(&mut vars, name);
         }
-        // Ansible also lets conditions name the result's fields directly (`rc`, `stdout`).
-        if let Value::Object(map) = result {
-            for (k, v) in map {
-                vars.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        Some(Scope { vars: std::sync::Arc::new(vars), hostvars: scope.hostvars.clone() })
+        Some(Scope {
+            vars: std::sync::Arc::new(vars),
+            hostvars: scope.hostvars.clone(),
+        })
     }
 
     /// `changed_when` and `failed_when`, evaluated with the result registered.
     fn apply_conditions(&self, r: &mut OneResult, scope: &Scope) {
         let task = self.task;
-        if r.status == Status::Skipped || (task.changed_when.is_none() && task.failed_when.is_none())
+        if r.status == Status::Skipped
+            || (task.changed_when.is_none() && task.failed_when.is_none())
         {
             return;
         }
-        let Some(s) = self.with_registered(scope, &r.registered) else { return };
+        let Some(s) = self.with_registered(scope, &r.registered) else {
+            return;
+        };
         let eval = |cond: &Value| -> Result<bool, String> {
             match cond {
                 Value::Bool(b) => Ok(*b),
                 Value::Array(list) => {
                     for c in list {
-                        if !self.templar.eval_bool(&as_text(c), &s).map_err(|e| e.to_string())? {
+                        if !self
+                            .templar
+                            .eval_bool(&as_text(c), &s)
+                            .map_err(|e| e.to_string())?
+                        {
                             return Ok(false);
                         }
                     }
                     Ok(true)
                 }
-                other => self.templar.eval_bool(&as_text(other), &s).map_err(|e| e.to_string()),
+                other => self
+                    .templar
+                    .eval_bool(&as_text(other), &s)
+                    .map_err(|e| e.to_string()),
             }
         };
         if let Some(cond) = &task.changed_when {

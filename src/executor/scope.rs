@@ -13,7 +13,7 @@ use crate::connection::ConnectSpec;
 use crate::inventory::Inventory;
 use crate::playbook::{read_vars_file, Play, Task};
 use crate::template::Templar;
-use crate::vars::{as_text, merge, HostVarsMap, Scope, Value, Vars};
+use crate::vars::{as_text, merge, HostVarsMap, Scope, Value, Vars, RAW_KEY};
 
 /// A play's `vars` with its `vars_files` read on top (paths relative to the playbook).
 pub fn play_vars(play: &Play, playbook_dir: &Path) -> Result<Vars> {
@@ -74,6 +74,7 @@ pub fn vars_for(
         merge(&mut vars, &state.registered);
     }
     merge(&mut vars, &opts.extra_vars);
+    mark_data(&mut vars, state, opts);
 
     vars.insert("inventory_hostname".into(), json!(host));
     vars.insert(
@@ -92,6 +93,22 @@ pub fn vars_for(
     vars
 }
 
+/// Lists the variables whose values are data, never templates: facts, registered results and
+/// `set_fact` values (unless an extra var of the same name replaced them).
+fn mark_data(vars: &mut Vars, state: Option<&HostState>, opts: &Options) {
+    let Some(state) = state else { return };
+    let mut names: Vec<Value> = Vec::new();
+    if !state.facts.is_empty() {
+        names.push(json!("ansible_facts"));
+        names.extend(state.facts.keys().map(|k| json!(format!("ansible_{k}"))));
+    }
+    names.extend(state.registered.keys().map(|k| json!(k)));
+    names.retain(|n| !opts.extra_vars.contains_key(n.as_str().unwrap_or_default()));
+    if !names.is_empty() {
+        vars.insert(RAW_KEY.into(), Value::Array(names));
+    }
+}
+
 /// `hostvars`: for every inventory host, its inventory variables, facts, registered values
 /// and the extra vars.
 pub fn hostvars_map(
@@ -103,11 +120,13 @@ pub fn hostvars_map(
     let mut map = HostVarsMap::new();
     for host in &inventory.hosts {
         let mut vars = inventory.host_vars(&host.name);
-        if let Some(state) = states.get(&host.name) {
+        let state = states.get(&host.name);
+        if let Some(state) = state {
             merge(&mut vars, &fact_vars(&state.facts));
             merge(&mut vars, &state.registered);
         }
         merge(&mut vars, &opts.extra_vars);
+        mark_data(&mut vars, state, opts);
         vars.insert("inventory_hostname".into(), json!(host.name));
         vars.insert("groups".into(), groups.clone());
         map.insert(host.name.clone(), Arc::new(vars));
@@ -137,13 +156,20 @@ pub fn connect_spec(
     };
     let port = match var("ansible_port")?.or(var("ansible_ssh_port")?) {
         Some(p) => Some(
-            p.parse::<u16>().map_err(|_| anyhow!("host {host}: ansible_port '{p}' is not a port"))?,
+            p.parse::<u16>()
+                .map_err(|_| anyhow!("host {host}: ansible_port '{p}' is not a port"))?,
         ),
         None => None,
     };
     let connection = var("ansible_connection")?
         .or_else(|| play.connection.clone())
-        .unwrap_or_else(|| if host == "localhost" { "local".into() } else { "ssh".into() });
+        .unwrap_or_else(|| {
+            if host == "localhost" {
+                "local".into()
+            } else {
+                "ssh".into()
+            }
+        });
     // The command line wins over the inventory for the user and the key: the person at the
     // keyboard said so explicitly (Ansible lets inventory variables win here).
     let key = match &opts.private_key {
@@ -162,7 +188,9 @@ pub fn connect_spec(
     };
     Ok(ConnectSpec {
         name: host.to_string(),
-        address: var("ansible_host")?.or(var("ansible_ssh_host")?).unwrap_or_else(|| host.into()),
+        address: var("ansible_host")?
+            .or(var("ansible_ssh_host")?)
+            .unwrap_or_else(|| host.into()),
         port,
         user: opts
             .remote_user

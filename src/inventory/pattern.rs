@@ -364,11 +364,23 @@ mod tests {
     fn pattern_errors() {
         let inv = Inventory::load(&[Path::new("inventory/lab.ini")]).unwrap();
         let cases = [
-            ("wrkers", "pattern 'wrkers' matches no hosts; did you mean 'workers'?"),
-            ("swarm:!manager", "pattern 'manager' matches no hosts; did you mean 'managers'?"),
-            ("calxitu3", "pattern 'calxitu3' matches no hosts; did you mean 'calxitu'?"),
+            (
+                "wrkers",
+                "pattern 'wrkers' matches no hosts; did you mean 'workers'?",
+            ),
+            (
+                "swarm:!manager",
+                "pattern 'manager' matches no hosts; did you mean 'managers'?",
+            ),
+            (
+                "calxitu3",
+                "pattern 'calxitu3' matches no hosts; did you mean 'calxitu'?",
+            ),
             ("zzz*", "pattern 'zzz*' matches no hosts"),
-            ("swarm[5]", "pattern 'swarm[5]': index 5 is out of range (2 hosts)"),
+            (
+                "swarm[5]",
+                "pattern 'swarm[5]': index 5 is out of range (2 hosts)",
+            ),
             (
                 "~(",
                 "invalid host pattern '~(': regex parse error:\n    (\n    ^\nerror: \

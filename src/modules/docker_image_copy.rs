@@ -113,6 +113,13 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let values = |o: ModuleOutput| o.with("image", json!(image)).with("id", json!(src_id));
     match decide(src_id.as_deref(), dst_id.as_deref(), a.force) {
         Decision::Keep => return Ok(values(ModuleOutput::ok())),
+        // In check mode the source's build may itself have been only simulated.
+        Decision::Fail(_) if ctx.check && src_id.is_none() => {
+            return Ok(ModuleOutput::changed(true).with_msg(format!(
+                "{image} is not on {} yet; it would be copied once built",
+                a.source_host
+            )))
+        }
         Decision::Fail(why) => {
             return Ok(ModuleOutput::failed(format!(
                 "docker_image_copy: {image}: {why} ({})",

@@ -221,7 +221,9 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     }
     let remote_addrs: Vec<String> = a.remote_addrs.iter().flatten().map(as_text).collect();
     let token = a.join_token.clone().filter(|t| !t.is_empty());
-    if state == "join" && (token.is_none() || remote_addrs.is_empty()) {
+    // In check mode the token may not exist yet (the manager's init was only simulated);
+    // whether the node would join is still known from its own state.
+    if state == "join" && (token.is_none() || remote_addrs.is_empty()) && !ctx.check {
         return Ok(ModuleOutput::failed(
             "docker_swarm: state join needs join_token and remote_addrs",
         ));

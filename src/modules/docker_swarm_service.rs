@@ -239,6 +239,13 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         Err(e) => return Ok(ModuleOutput::failed(format!("docker_swarm_service: {e}"))),
     };
     let manager = out.stdout_text().lines().nth(1).map(str::trim) == Some("true");
+    if !manager && ctx.check {
+        // A swarm that check mode only pretended to create has no services yet.
+        return Ok(ModuleOutput::changed(true).with_msg(format!(
+            "{} is not a swarm manager yet; the service would be created",
+            ctx.host
+        )));
+    }
     if !manager {
         return Ok(ModuleOutput::failed(format!(
             "docker_swarm_service: {} is not a swarm manager",

@@ -10,7 +10,9 @@
 
 pub mod apt;
 pub mod args;
+pub mod authorized_key;
 pub mod command;
+pub mod copy;
 pub mod docker;
 pub mod docker_context;
 pub mod docker_image;
@@ -18,14 +20,12 @@ pub mod docker_image_copy;
 pub mod docker_service_spec;
 pub mod docker_swarm;
 pub mod docker_swarm_service;
-pub mod ping;
-pub mod service;
-pub mod authorized_key;
-pub mod copy;
 pub mod file;
 pub mod lineinfile;
 pub mod openssh_keypair;
+pub mod ping;
 pub mod remote_file;
+pub mod service;
 pub mod slurp;
 pub mod stat;
 pub mod template;

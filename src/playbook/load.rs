@@ -15,8 +15,8 @@ use crate::vars::{as_bool, from_yaml, Vars};
 /// Reads a YAML file; a syntax error names the file, line and column and shows the line
 /// with a caret under the column.
 pub fn read_yaml_file(path: &Path) -> Result<Yaml> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_yaml(path, &text)
 }
 
@@ -27,7 +27,11 @@ pub(super) fn parse_yaml(path: &Path, text: &str) -> Result<Yaml> {
 fn yaml_error(path: &Path, text: &str, err: &serde_yaml::Error) -> anyhow::Error {
     let reason = err.to_string();
     // serde_yaml appends " at line L column C"; the location is shown our own way.
-    let reason = reason.split(" at line ").next().unwrap_or(&reason).to_string();
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(&reason)
+        .to_string();
     match err.location() {
         Some(loc) => {
             let line = text.lines().nth(loc.line().saturating_sub(1)).unwrap_or("");
@@ -55,7 +59,10 @@ pub(super) struct Locator {
 
 impl Locator {
     pub fn new(text: &str) -> Self {
-        Locator { lines: text.lines().map(str::to_string).collect(), cursor: 0 }
+        Locator {
+            lines: text.lines().map(str::to_string).collect(),
+            cursor: 0,
+        }
     }
 
     pub fn for_file(path: &Path) -> Self {
@@ -97,7 +104,10 @@ impl Locator {
 pub fn load_playbook(path: &Path, roles_path: &[PathBuf]) -> Result<Playbook> {
     let mut plays = Vec::new();
     load_plays(path, roles_path, &mut plays, 0)?;
-    Ok(Playbook { path: path.to_path_buf(), plays })
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
 }
 
 fn load_plays(path: &Path, roles_path: &[PathBuf], out: &mut Vec<Play>, depth: u32) -> Result<()> {
@@ -121,18 +131,48 @@ fn load_plays(path: &Path, roles_path: &[PathBuf], out: &mut Vec<Play>, depth: u
         }
         let first_key = map.keys().next().and_then(Yaml::as_str).unwrap_or("hosts");
         let line = locator.next_item(first_key);
-        let origin = Origin { file: path.to_path_buf(), line };
+        let origin = Origin {
+            file: path.to_path_buf(),
+            line,
+        };
         out.push(parse_play(map, origin, &dir, roles_path)?);
     }
     Ok(())
 }
 
 const PLAY_KEYS: &[&str] = &[
-    "name", "hosts", "vars", "vars_files", "become", "become_user", "become_method",
-    "gather_facts", "tasks", "pre_tasks", "post_tasks", "handlers", "roles", "remote_user",
-    "connection", "tags", "any_errors_fatal", "ignore_unreachable", "serial", "strategy",
-    "environment", "no_log", "check_mode", "diff", "collections", "module_defaults",
-    "ignore_errors", "max_fail_percentage", "order", "throttle", "vars_prompt", "force_handlers",
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "become",
+    "become_user",
+    "become_method",
+    "gather_facts",
+    "tasks",
+    "pre_tasks",
+    "post_tasks",
+    "handlers",
+    "roles",
+    "remote_user",
+    "connection",
+    "tags",
+    "any_errors_fatal",
+    "ignore_unreachable",
+    "serial",
+    "strategy",
+    "environment",
+    "no_log",
+    "check_mode",
+    "diff",
+    "collections",
+    "module_defaults",
+    "ignore_errors",
+    "max_fail_percentage",
+    "order",
+    "throttle",
+    "vars_prompt",
+    "force_handlers",
 ];
 
 fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) -> Result<Play> {
@@ -158,7 +198,10 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
     let name = str_of(&map, "name").unwrap_or_else(|| hosts.clone());
     let vars = vars_of(&map, "vars").map_err(|e| anyhow!("{}", at(&e.to_string())))?;
     let vars_files = list_of_str(&map, "vars_files");
-    let flag = |key: &str| map.get(key).map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false));
+    let flag = |key: &str| {
+        map.get(key)
+            .map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false))
+    };
 
     let mut parser = TaskParser::new(origin.file.clone(), roles_path.to_vec());
     parser.locator.seek_key(origin.line, "hosts");
@@ -232,9 +275,10 @@ pub(super) fn str_of(map: &Mapping, key: &str) -> Option<String> {
 /// A key whose value is one string or a list of strings.
 pub(super) fn list_of_str(map: &Mapping, key: &str) -> Vec<String> {
     match map.get(key) {
-        Some(Yaml::Sequence(list)) => {
-            list.iter().map(|v| crate::vars::as_text(&yaml_scalar(v))).collect()
-        }
+        Some(Yaml::Sequence(list)) => list
+            .iter()
+            .map(|v| crate::vars::as_text(&yaml_scalar(v)))
+            .collect(),
         Some(Yaml::String(s)) => s.split(',').map(|t| t.trim().to_string()).collect(),
         Some(Yaml::Null) | None => Vec::new(),
         Some(other) => vec![crate::vars::as_text(&yaml_scalar(other))],
@@ -271,7 +315,9 @@ mod tests {
     #[test]
     fn yaml_error_points_at_line_and_column() {
         let text = "- hosts: all\n  tasks:\n    - name: x\n      debug: msg=a\n     bad: [\n";
-        let err = parse_yaml(Path::new("pb.yml"), text).unwrap_err().to_string();
+        let err = parse_yaml(Path::new("pb.yml"), text)
+            .unwrap_err()
+            .to_string();
         let first = err.lines().next().unwrap();
         assert!(first.starts_with("pb.yml:5:"), "{err}");
         assert!(err.lines().nth(2).unwrap().ends_with('^'), "{err}");

@@ -45,8 +45,15 @@ pub struct Role {
 /// What a task does: one module call, or a block of tasks.
 #[derive(Clone, Debug)]
 pub enum Action {
-    Module { name: String, args: Value },
-    Block { block: Vec<Task>, rescue: Vec<Task>, always: Vec<Task> },
+    Module {
+        name: String,
+        args: Value,
+    },
+    Block {
+        block: Vec<Task>,
+        rescue: Vec<Task>,
+        always: Vec<Task>,
+    },
 }
 
 /// A task with every keyword mestral understands. Templates stay as written; the executor

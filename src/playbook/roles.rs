@@ -66,7 +66,10 @@ fn load_into(
             .chain(roles_path.iter().cloned())
             .map(|p| p.display().to_string())
             .collect();
-        anyhow::anyhow!("{origin}: role '{name}' not found (searched {})", searched.join(", "))
+        anyhow::anyhow!(
+            "{origin}: role '{name}' not found (searched {})",
+            searched.join(", ")
+        )
     })?;
 
     // Dependencies first.
@@ -89,7 +92,12 @@ fn load_into(
     let defaults = read("defaults")?;
     let mut vars = read("vars")?;
     merge(&mut vars, &params);
-    out.push(Arc::new(Role { name, path, defaults, vars }));
+    out.push(Arc::new(Role {
+        name,
+        path,
+        defaults,
+        vars,
+    }));
     Ok(())
 }
 

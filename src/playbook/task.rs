@@ -13,12 +13,45 @@ use crate::modules;
 use crate::vars::{as_bool, as_text, from_yaml, Value, Vars};
 
 const TASK_KEYS: &[&str] = &[
-    "name", "register", "when", "loop", "with_items", "with_list", "with_dict",
-    "loop_control", "notify", "changed_when", "failed_when", "ignore_errors", "become",
-    "become_user", "become_method", "tags", "run_once", "delegate_to", "delegate_facts",
-    "vars", "no_log", "check_mode", "diff", "until", "retries", "delay", "listen", "args",
-    "environment", "block", "rescue", "always", "any_errors_fatal", "throttle", "timeout",
-    "collections", "ignore_unreachable", "action", "local_action",
+    "name",
+    "register",
+    "when",
+    "loop",
+    "with_items",
+    "with_list",
+    "with_dict",
+    "loop_control",
+    "notify",
+    "changed_when",
+    "failed_when",
+    "ignore_errors",
+    "become",
+    "become_user",
+    "become_method",
+    "tags",
+    "run_once",
+    "delegate_to",
+    "delegate_facts",
+    "vars",
+    "no_log",
+    "check_mode",
+    "diff",
+    "until",
+    "retries",
+    "delay",
+    "listen",
+    "args",
+    "environment",
+    "block",
+    "rescue",
+    "always",
+    "any_errors_fatal",
+    "throttle",
+    "timeout",
+    "collections",
+    "ignore_unreachable",
+    "action",
+    "local_action",
 ];
 
 /// Parses task lists of one file, tracking lines, and the files they import.
@@ -32,7 +65,12 @@ pub(super) struct TaskParser {
 impl TaskParser {
     pub fn new(file: PathBuf, roles_path: Vec<PathBuf>) -> Self {
         let locator = Locator::for_file(&file);
-        TaskParser { file, locator, roles_path, depth: 0 }
+        TaskParser {
+            file,
+            locator,
+            roles_path,
+            depth: 0,
+        }
     }
 
     /// Tasks and handlers of a role, each remembering the role.
@@ -55,7 +93,10 @@ impl TaskParser {
 
 /// `main.yml`, `main.yaml` or `main` in a role's sub-folder.
 pub(super) fn main_file(dir: &std::path::Path) -> Option<PathBuf> {
-    ["main.yml", "main.yaml", "main"].iter().map(|f| dir.join(f)).find(|p| p.is_file())
+    ["main.yml", "main.yaml", "main"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
 }
 
 pub(super) fn parse_tasks(
@@ -66,11 +107,18 @@ pub(super) fn parse_tasks(
     let mut out = Vec::new();
     for item in list {
         let Yaml::Mapping(map) = item else {
-            bail!("{}: each task must be a mapping, found {:?}", parser.file.display(), item);
+            bail!(
+                "{}: each task must be a mapping, found {:?}",
+                parser.file.display(),
+                item
+            );
         };
         let first = map.keys().next().and_then(Yaml::as_str).unwrap_or("name");
         let line = parser.locator.next_item(first);
-        let origin = Origin { file: parser.file.clone(), line };
+        let origin = Origin {
+            file: parser.file.clone(),
+            line,
+        };
         out.extend(parse_task(map, origin, parser, role)?);
     }
     Ok(out)
@@ -88,7 +136,9 @@ fn parse_task(
     // Find the module: the one key that is not a task keyword.
     let mut module: Option<(String, Yaml)> = None;
     for (k, v) in map {
-        let key = k.as_str().ok_or_else(|| at("task keys must be strings".into()))?;
+        let key = k
+            .as_str()
+            .ok_or_else(|| at("task keys must be strings".into()))?;
         if TASK_KEYS.contains(&key) {
             continue;
         }
@@ -98,7 +148,9 @@ fn parse_task(
         module = Some((key.to_string(), v.clone()));
     }
     if let Some(Yaml::String(action)) = map.get("action").or_else(|| map.get("local_action")) {
-        let (name, rest) = action.split_once(char::is_whitespace).unwrap_or((action, ""));
+        let (name, rest) = action
+            .split_once(char::is_whitespace)
+            .unwrap_or((action, ""));
         module = Some((name.to_string(), Yaml::String(rest.trim().to_string())));
     }
 
@@ -120,12 +172,19 @@ fn parse_task(
         let block = parse_tasks(block, parser, role)?;
         let rescue = sub("rescue", parser)?;
         let always = sub("always", parser)?;
-        task.action = Action::Block { block, rescue, always };
+        task.action = Action::Block {
+            block,
+            rescue,
+            always,
+        };
         return Ok(vec![task]);
     }
 
     let Some((name, raw_args)) = module else {
-        bail!("{origin}: task has no module (expected one of {})", "command, copy, ...");
+        bail!(
+            "{origin}: task has no module (expected one of {})",
+            "command, copy, ..."
+        );
     };
     let short = modules::short_name(&name).to_string();
     if short == "import_tasks" || short == "include_tasks" {
@@ -140,7 +199,9 @@ fn parse_task(
     let mut args = module_args(&short, &raw_args).map_err(|e| at(e.to_string()))?;
     // `args:` adds to (and does not override) what the module line gave.
     if let Some(Yaml::Mapping(extra)) = map.get("args") {
-        if let (Value::Object(a), Value::Object(e)) = (&mut args, from_yaml(Yaml::Mapping(extra.clone()))?) {
+        if let (Value::Object(a), Value::Object(e)) =
+            (&mut args, from_yaml(Yaml::Mapping(extra.clone()))?)
+        {
             for (k, v) in e {
                 a.entry(k).or_insert(v);
             }
@@ -164,14 +225,21 @@ fn import_tasks(
         _ => String::new(),
     };
     if file.contains("{{") {
-        bail!("{}: import_tasks needs a literal file name, got '{file}'", importer.origin);
+        bail!(
+            "{}: import_tasks needs a literal file name, got '{file}'",
+            importer.origin
+        );
     }
     if parser.depth > 16 {
         bail!("{}: import_tasks nested too deeply", importer.origin);
     }
     let base = match role {
         Some(r) => r.path.join("tasks"),
-        None => parser.file.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        None => parser
+            .file
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default(),
     };
     let path = base.join(&file);
     let mut sub = TaskParser::new(path.clone(), parser.roles_path.clone());
@@ -213,7 +281,10 @@ pub fn inherit(task: &mut Task, parent: &Task) {
 }
 
 fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<Task> {
-    let flag = |key: &str| map.get(key).map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false));
+    let flag = |key: &str| {
+        map.get(key)
+            .map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false))
+    };
     let loop_control = match map.get("loop_control") {
         Some(Yaml::Mapping(m)) => m.clone(),
         _ => Mapping::new(),
@@ -260,7 +331,10 @@ fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<
     };
     Ok(Task {
         name: str_of(map, "name"),
-        action: Action::Module { name: String::new(), args: Value::Null },
+        action: Action::Module {
+            name: String::new(),
+            args: Value::Null,
+        },
         origin,
         role: role.cloned(),
         register: str_of(map, "register"),
@@ -310,7 +384,10 @@ pub(super) fn module_args(module: &str, raw: &Yaml) -> Result<Value> {
         Yaml::Null => Ok(Value::Object(Vars::new())),
         Yaml::Mapping(_) => from_yaml(raw.clone()),
         Yaml::String(s) => Ok(Value::Object(split_free_form(module, s)?)),
-        other => Ok(Value::Object(split_free_form(module, &as_text(&yaml_scalar(other)))?)),
+        other => Ok(Value::Object(split_free_form(
+            module,
+            &as_text(&yaml_scalar(other)),
+        )?)),
     }
 }
 
@@ -408,11 +485,31 @@ mod tests {
     #[test]
     fn free_form_pairs() {
         let cases = [
-            ("copy", "src=a dest='/x y' mode=0644", json!({"src": "a", "dest": "/x y", "mode": "0644"})),
-            ("command", "docker swarm init chdir=/tmp", json!({"chdir": "/tmp", "_raw_params": "docker swarm init"})),
-            ("shell", "echo 'a=b' | cat", json!({"_raw_params": "echo 'a=b' | cat"})),
-            ("debug", "msg={{ a ~ ' b' }}", json!({"msg": "{{ a ~ ' b' }}"})),
-            ("service", "name=docker state=started", json!({"name": "docker", "state": "started"})),
+            (
+                "copy",
+                "src=a dest='/x y' mode=0644",
+                json!({"src": "a", "dest": "/x y", "mode": "0644"}),
+            ),
+            (
+                "command",
+                "docker swarm init chdir=/tmp",
+                json!({"chdir": "/tmp", "_raw_params": "docker swarm init"}),
+            ),
+            (
+                "shell",
+                "echo 'a=b' | cat",
+                json!({"_raw_params": "echo 'a=b' | cat"}),
+            ),
+            (
+                "debug",
+                "msg={{ a ~ ' b' }}",
+                json!({"msg": "{{ a ~ ' b' }}"}),
+            ),
+            (
+                "service",
+                "name=docker state=started",
+                json!({"name": "docker", "state": "started"}),
+            ),
         ];
         for (module, text, want) in cases {
             let got = split_free_form(module, text).unwrap();
@@ -422,7 +519,9 @@ mod tests {
 
     #[test]
     fn free_form_refuses_stray_words() {
-        let err = split_free_form("copy", "src=a oops").unwrap_err().to_string();
+        let err = split_free_form("copy", "src=a oops")
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "'oops' is not a key=value argument for module 'copy'");
     }
 }

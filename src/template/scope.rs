@@ -11,7 +11,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value as MjValue};
 use minijinja::{Environment, Error, ErrorKind};
 
 use super::render::render_json;
-use crate::vars::{HostVarsMap, Vars};
+use crate::vars::{HostVarsMap, Value as Json, Vars, RAW_KEY};
 
 /// Name under which the root context exposes the per-render settings (`RenderCtx`).
 pub const CTX_VAR: &str = "__mestral_ctx";
@@ -78,11 +78,22 @@ impl HostScope {
         })
     }
 
+    /// Whether the variable holds data that must not be rendered (see `vars::RAW_KEY`).
+    fn is_data(&self, name: &str) -> bool {
+        match self.vars.get(RAW_KEY) {
+            Some(Json::Array(names)) => names.iter().any(|n| n.as_str() == Some(name)),
+            _ => false,
+        }
+    }
+
     /// Looks up and renders one variable, or returns the error that rendering gave.
     fn variable(self: &Arc<Self>, name: &str) -> Option<Result<MjValue, Error>> {
         let raw = self.vars.get(name)?;
         if let Some(hit) = lock(&self.cache).get(name) {
             return Some(Ok(hit.clone()));
+        }
+        if self.is_data(name) {
+            return Some(Ok(super::convert::to_mj(raw)));
         }
 
         // A variable that is being rendered and is looked up again is a loop.
@@ -149,13 +160,14 @@ impl Object for HostScope {
         Enumerator::Values(
             self.vars
                 .keys()
+                .filter(|k| k.as_str() != RAW_KEY)
                 .map(|k| MjValue::from(k.as_str()))
                 .collect(),
         )
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.vars.len())
+        Some(self.vars.len() - usize::from(self.vars.contains_key(RAW_KEY)))
     }
 }
 
