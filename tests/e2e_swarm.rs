@@ -185,12 +185,15 @@ fn swarm_bootstrap_end_to_end() {
         assert!(body.contains("mestral reference app"), "{addr}: {body}");
     }
     for host in ["calxitu", "calxitu2"] {
-        let hosts = on_host(host, "grep -E 'calxitu2?$' /etc/hosts").1;
-        assert_eq!(
-            hosts, "172.30.8.250\tcalxitu\n172.30.8.249\tcalxitu2",
-            "{host}"
-        );
+        let hosts = on_host(host, "grep -E 'calxitu2?$' /etc/hosts | sort").1;
+        assert_eq!(hosts, "172.30.8.249\tcalxitu2\n172.30.8.250\tcalxitu", "{host}");
     }
+    // The host's own 127.0.1.1 line was replaced in place, the other host appended.
+    let want = format!(
+        "{}\n172.30.8.250\tcalxitu",
+        hosts_before.replace("127.0.1.1\tcalxitu2", "172.30.8.249\tcalxitu2")
+    );
+    assert_eq!(on_host("calxitu2", "cat /etc/hosts").1, want);
     let login = on_host(
         "calxitu",
         "ssh -i /root/.ssh/id_ed25519 -o BatchMode=yes -o StrictHostKeyChecking=no \
