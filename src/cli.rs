@@ -26,13 +26,26 @@ pub mod exit {
     pub const INTERRUPTED: u8 = 130;
 }
 
+/// The whole command line: a subcommand, or (the default) running playbooks.
 #[derive(Parser, Debug)]
 #[command(
     name = "mestral",
     version,
     about = "Run Ansible-style playbooks over one SSH session per host",
-    after_help = "Exit codes: 0 all good, 1 bad input, 2 a host failed, 4 a host was unreachable."
+    after_help = "Exit codes: 0 all good, 1 bad input, 2 a host failed, 4 a host was unreachable.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<crate::commands::Command>,
+
+    #[command(flatten)]
+    pub run: Args,
+}
+
+/// ansible-playbook's flags.
+#[derive(clap::Args, Debug)]
 pub struct Args {
     /// Playbook files to run, in order.
     #[arg(required = true)]
@@ -124,7 +137,8 @@ pub struct Args {
 }
 
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    let args = cli.run;
     init_tracing(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,7 +150,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    match runtime.block_on(run(args)) {
+    let outcome = match cli.command {
+        Some(command) => runtime.block_on(crate::commands::run(command)),
+        None => runtime.block_on(run(args)),
+    };
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("ERROR! {e:#}");
@@ -324,7 +342,7 @@ mod tests {
 
     #[test]
     fn flags_parse_like_ansible_playbook() {
-        let a = Args::try_parse_from([
+        let a = Cli::try_parse_from([
             "mestral",
             "-i",
             "inv.ini",
@@ -350,7 +368,8 @@ mod tests {
             "-vvv",
             "pb.yml",
         ])
-        .unwrap();
+        .unwrap()
+        .run;
         assert_eq!(a.inventory.len(), 2);
         assert_eq!(a.tags, vec!["a", "b"]);
         assert_eq!(a.verbose, 3);

@@ -2,6 +2,7 @@
 //! and runs them over one SSH session per host.
 
 pub mod cli;
+pub mod commands;
 pub mod connection;
 pub mod executor;
 pub mod inventory;

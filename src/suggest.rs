@@ -13,7 +13,7 @@ pub fn did_you_mean<S: AsRef<str>>(word: &str, candidates: &[S]) -> Option<Strin
 }
 
 /// Levenshtein distance over characters.
-fn distance(a: &str, b: &str) -> usize {
+pub fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -186,7 +186,10 @@ fn swarm_bootstrap_end_to_end() {
     }
     for host in ["calxitu", "calxitu2"] {
         let hosts = on_host(host, "grep -E 'calxitu2?$' /etc/hosts | sort").1;
-        assert_eq!(hosts, "172.30.8.249\tcalxitu2\n172.30.8.250\tcalxitu", "{host}");
+        assert_eq!(
+            hosts, "172.30.8.249\tcalxitu2\n172.30.8.250\tcalxitu",
+            "{host}"
+        );
     }
     // The host's own 127.0.1.1 line was replaced in place, the other host appended.
     let want = format!(
