@@ -12,9 +12,10 @@ echo "== build"
 cargo build --locked --bins --tests
 
 echo "== lab up"
-trap 'bash lab/down.sh >/dev/null 2>&1 || true' EXIT
-bash lab/down.sh >/dev/null 2>&1 || true
-bash lab/up.sh
+# Only the two hosts the tests share are touched: other lab hosts (a benchmark, say) stay.
+trap 'bash lab/down.sh calxitu calxitu2 >/dev/null 2>&1 || true' EXIT
+bash lab/down.sh calxitu calxitu2 >/dev/null 2>&1 || true
+bash lab/up.sh calxitu calxitu2
 
 echo "== tests"
 MESTRAL_LAB=1 cargo test --locked -- --test-threads=1

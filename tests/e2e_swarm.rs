@@ -104,8 +104,8 @@ fn swarm_bootstrap_end_to_end() {
         return;
     }
     // Fresh hosts: no keys, no swarm, no image.
-    lab("down.sh", &[]);
-    lab("up.sh", &[]);
+    lab("down.sh", &["calxitu", "calxitu2"]);
+    lab("up.sh", &["calxitu", "calxitu2"]);
     let hosts_before = on_host("calxitu2", "cat /etc/hosts").1;
 
     // --check reports changes and changes nothing.
