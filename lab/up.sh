@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lab/up.sh [NAME ...] — bring up mestral lab hosts (default: calxitu calxitu2).
+# lab/up.sh [NAME[=ADDR] ...] — bring up mestral lab hosts (default: calxitu calxitu2).
 #
 # Each host is a network namespace on bridge mlab0 (172.30.8.0/24, machine side
 # 172.30.8.1) plus a mount + UTS namespace with copy-on-write /etc /var /opt
@@ -10,12 +10,24 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root
 
-names=("$@")
+# NAME=ADDR asks for a fixed address (172.30.8.201 .. .248, outside the range handed out
+# by first use), so an inventory can compute it; the name keeps it for good.
+names=()
+claims=()
+for arg in "$@"; do
+    if [[ $arg == *=* ]]; then
+        names+=("${arg%%=*}")
+        claims+=("$arg")
+    else
+        names+=("$arg")
+    fi
+done
 ((${#names[@]} > 0)) || names=("${DEFAULT_HOSTS[@]}")
 for n in "${names[@]}"; do valid_name "$n"; done
 
 "$LAB_DIR/deps.sh"
 take_lock
+for claim in "${claims[@]}"; do addr_claim "${claim%%=*}" "${claim#*=}"; done
 start_time=$SECONDS
 
 # ------------------------------------------------------------ machine side
@@ -82,6 +94,9 @@ make_net() {
     ip -n "$ns" addr add "$addr/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add default via "$GATEWAY"
+    # A host brought up again has a new MAC: forget the machine's cached one, or
+    # connections time out until the stale neighbour entry expires.
+    ip neigh flush to "$addr" dev "$BRIDGE" 2>/dev/null || true
 }
 
 # Start host-init inside fresh namespaces (a cgroup namespace rooted at NAME's

@@ -103,7 +103,7 @@ impl Lab {
                 host,
                 &format!(
                     "docker service rm {SERVICE} >/dev/null 2>&1; docker swarm leave --force \
-                 >/dev/null 2>&1; docker image rm -f {IMAGE} {PATH_IMAGE} >/dev/null 2>&1; true"
+                 >/dev/null 2>&1; docker image rm -f {IMAGE} {PATH_IMAGE} >/dev/null 2>&1; rm -rf /opt/mtest-ctx; true"
                 ),
             )
             .await;
@@ -250,9 +250,12 @@ async fn scenario(lab: &Lab, app: &Path, source: &Path) {
     lab.sh(MANAGER, &format!("docker image rm {id}")).await;
     let id = new_id;
 
-    // docker_image from a directory on the host (the lab hosts see /work), twice.
+    // docker_image from a directory on the host, twice. The context is copied there first:
+    // the checkout may sit in /tmp, which every lab host has its own private copy of.
+    let copy = json!({"src": format!("{}/", source.display()), "dest": "/opt/mtest-ctx/"});
+    assert!(!lab.run(MANAGER, "copy", copy, false).await.failed);
     let on_host = json!({"name": PATH_IMAGE, "source": "build",
-        "build": {"path": source.to_str().unwrap()}});
+        "build": {"path": "/opt/mtest-ctx"}});
     assert!(
         lab.run(MANAGER, "docker_image", on_host.clone(), false)
             .await
