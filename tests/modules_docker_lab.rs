@@ -254,6 +254,8 @@ async fn scenario(lab: &Lab, app: &Path, source: &Path) {
     // the checkout may sit in /tmp, which every lab host has its own private copy of.
     let copy = json!({"src": format!("{}/", source.display()), "dest": "/opt/mtest-ctx/"});
     assert!(!lab.run(MANAGER, "copy", copy, false).await.failed);
+    // copy sets modes as Ansible does (no preserve): busybox must be executable again.
+    lab.sh(MANAGER, "chmod 0755 /opt/mtest-ctx/busybox").await;
     let on_host = json!({"name": PATH_IMAGE, "source": "build",
         "build": {"path": "/opt/mtest-ctx"}});
     assert!(
