@@ -88,6 +88,23 @@ addr_of() {
     printf '%s\n' "$a"
 }
 
+# Records ADDR as NAME's address: it must be NET_PREFIX.201 .. .248, and neither the name
+# nor the address may already be mapped otherwise.
+addr_claim() {
+    local name=$1 addr=$2 map=$STATE_DIR/addresses have owner o
+    o=${addr##*.}
+    [[ $addr == "$NET_PREFIX.$o" && $o =~ ^[0-9]+$ ]] && ((o >= 201 && o <= 248)) ||
+        die "$name=$addr: a fixed address must be $NET_PREFIX.201 .. $NET_PREFIX.248"
+    have=$(addr_lookup "$name")
+    [[ -z $have || $have == "$addr" ]] || die "$name already has address $have, not $addr"
+    [[ -n $have ]] && return 0
+    mkdir -p "$STATE_DIR"
+    touch "$map"
+    owner=$(awk -v a="$addr" '$2 == a { print $1; exit }' "$map")
+    [[ -z $owner ]] || die "$name=$addr: $addr already belongs to $owner"
+    printf '%s %s\n' "$name" "$addr" >>"$map"
+}
+
 octet_of() { printf '%s\n' "${1##*.}"; }
 
 # Per-host names derived from the address (interface names max 15 chars).

@@ -148,19 +148,24 @@ for u in $LAB_USERS; do
     id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
 done
 
-# 5. Start Docker with the host's own init script, and wait for it.
-say "starting docker"
-/etc/init.d/docker start </dev/null 5>&- 7>&-
-deadline=$((SECONDS + 90))
-until /usr/bin/docker info >/dev/null 2>&1; do
-    if ((SECONDS > deadline)); then
-        echo "--- end of /var/log/docker.log:" >&2
-        tail -n 40 /var/log/docker.log >&2 || true
-        fail "dockerd did not answer 'docker info' within 90 s"
-    fi
-    sleep 0.2
-done
-say "docker is up"
+# 5. Start Docker with the host's own init script, and wait for it. LAB_DOCKER=0 (in
+#    up.sh's environment) leaves it stopped: a lighter host, e.g. for benchmarks.
+if [[ ${LAB_DOCKER:-1} == 0 ]]; then
+    say "LAB_DOCKER=0: docker not started"
+else
+    say "starting docker"
+    /etc/init.d/docker start </dev/null 5>&- 7>&-
+    deadline=$((SECONDS + 90))
+    until /usr/bin/docker info >/dev/null 2>&1; do
+        if ((SECONDS > deadline)); then
+            echo "--- end of /var/log/docker.log:" >&2
+            tail -n 40 /var/log/docker.log >&2 || true
+            fail "dockerd did not answer 'docker info' within 90 s"
+        fi
+        sleep 0.2
+    done
+    say "docker is up"
+fi
 
 # 6. sshd, double-forked so that tini (a subreaper) adopts and reaps it.
 start_sshd() {

@@ -50,7 +50,8 @@ fi
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
 fi
-ip addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_ADDR/24" ||
+# (No `| grep -q`: with pipefail, grep quitting early can fail the pipeline.)
+[[ $(ip addr show dev "$BRIDGE") == *"inet $BRIDGE_ADDR/24"* ]] ||
     ip addr add "$BRIDGE_ADDR/24" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 

@@ -9,7 +9,6 @@ use clap::Parser;
 
 use crate::executor::{Options, Runner};
 use crate::inventory::Inventory;
-use crate::output::Reporter;
 use crate::playbook::{load_playbook, read_vars_file, Playbook};
 use crate::vars::{merge, Value, Vars};
 
@@ -134,11 +133,33 @@ pub struct Args {
     /// Colour: auto, always or never (NO_COLOR is honoured).
     #[arg(long = "color", default_value = "auto")]
     pub color: String,
+
+    /// Report format: text (ansible-playbook's) or json (JSON Lines, docs/json-output.md).
+    #[arg(long = "output", default_value = "text", value_parser = ["text", "json"])]
+    pub output: String,
+
+    /// Plain append-only output even on a terminal (no live per-host states).
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
+
+    /// Wall times in the recap and the slowest tasks after it.
+    #[arg(long = "timing")]
+    pub timing: bool,
+
+    /// Write the hosts that failed to this file, one per line, for `--limit @FILE`.
+    #[arg(long = "retry-file")]
+    pub retry_file: Option<PathBuf>,
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let args = cli.run;
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // The configuration file may set forks only when -f is not on the command line.
+    let forks_given = matches.value_source("forks") == Some(clap::parser::ValueSource::CommandLine);
+    let mut args = cli.run;
     init_tracing(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -152,7 +173,10 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Some(command) => runtime.block_on(crate::commands::run(command)),
-        None => runtime.block_on(run(args)),
+        None => match crate::config::apply_found(&mut args, forks_given) {
+            Ok(()) => runtime.block_on(run(args)),
+            Err(e) => Err(e),
+        },
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
@@ -186,8 +210,32 @@ fn color_enabled(choice: &str) -> bool {
     }
 }
 
+/// The reporter's settings from the flags: live progress only on a terminal.
+pub fn report_options(args: &Args) -> crate::output::ReportOptions {
+    let json = args.output == "json";
+    crate::output::ReportOptions {
+        verbosity: args.verbose,
+        color: !json && color_enabled(&args.color),
+        format: if json {
+            crate::output::Format::Json
+        } else {
+            crate::output::Format::Text
+        },
+        live: !json && !args.no_progress && console::Term::stdout().is_term(),
+        timing: args.timing,
+        retry_file: args.retry_file.clone(),
+        sink: None,
+    }
+}
+
 /// Runs the command line and returns the exit code.
 pub async fn run(args: Args) -> Result<u8> {
+    let reporter = crate::output::Reporter::with_options(report_options(&args));
+    run_reporting(args, reporter).await
+}
+
+/// Runs the command line with the given reporter and returns the exit code.
+pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Result<u8> {
     let sources: Vec<&std::path::Path> = args.inventory.iter().map(|p| p.as_path()).collect();
     let mut inventory = Inventory::load(&sources)?;
     let mut playbooks = Vec::new();
@@ -200,7 +248,6 @@ pub async fn run(args: Args) -> Result<u8> {
         playbooks.push(pb);
     }
 
-    let reporter = Reporter::new(args.verbose, color_enabled(&args.color));
     if args.syntax_check {
         for pb in &playbooks {
             reporter.plain(&format!("\nplaybook: {}\n", pb.path.display()));

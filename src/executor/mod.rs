@@ -15,7 +15,7 @@ use anyhow::Result;
 
 use crate::connection::Become;
 use crate::inventory::Inventory;
-use crate::output::{Reporter, Stats, Status};
+use crate::output::{HostReport, Reporter, Stats, Status};
 use crate::playbook::{Action, Play, Playbook, Task};
 use crate::template::Templar;
 use crate::vars::{Value, Vars};
@@ -229,12 +229,17 @@ impl Runner {
     }
 
     async fn gather_facts(&mut self, ctx: &PlayCtx<'_>) {
-        self.reporter.task("Gathering Facts");
         let hosts = self.active(ctx);
+        self.reporter
+            .task_start("Gathering Facts", None, false, &hosts);
         let pool = &self.pool;
+        let reporter = &self.reporter;
         let results = futures::future::join_all(hosts.iter().map(|h| async move {
-            let session = pool.get(h).await?;
-            facts::gather(&session).await
+            reporter.host_running(h);
+            let gathered = async { facts::gather(&pool.get(h).await?).await }.await;
+            let status = if gathered.is_ok() { Status::Ok } else { Status::Failed };
+            reporter.host_finished(h, status);
+            gathered
         }))
         .await;
         for (host, result) in hosts.iter().zip(results) {
@@ -243,7 +248,9 @@ impl Runner {
                 Ok(facts) => {
                     state.facts.extend(facts);
                     state.stats.ok += 1;
-                    self.reporter.result(Status::Ok, host, None, None, None);
+                    let result = serde_json::json!({"changed": false});
+                    self.reporter
+                        .host_result(&HostReport::single(host, Status::Ok, &result, None));
                 }
                 Err(e) => self.mark_error(host, &e),
             }
@@ -258,17 +265,17 @@ impl Runner {
         let state = self.hosts.entry(host.to_string()).or_default();
         let detail = serde_json::json!({"changed": false, "msg": format!("{err:#}"),
             "unreachable": unreachable});
-        if unreachable {
+        let status = if unreachable {
             state.unreachable = true;
             state.stats.unreachable += 1;
-            self.reporter
-                .result(Status::Unreachable, host, None, None, Some(&detail));
+            Status::Unreachable
         } else {
             state.failed = true;
             state.stats.failed += 1;
-            self.reporter
-                .result(Status::Failed, host, None, None, Some(&detail));
-        }
+            Status::Failed
+        };
+        self.reporter
+            .host_result(&HostReport::single(host, status, &detail, Some(detail.clone())));
     }
 
     /// `--tags` / `--skip-tags` with Ansible's `always` and `never`.
@@ -311,15 +318,13 @@ impl Runner {
             return self.run_block(ctx, task, block, rescue, always).await;
         }
         let name = task.display_name();
-        if handler {
-            self.reporter.handler(&name);
-        } else {
-            self.reporter.task(&name);
-        }
         let mut hosts = self.active(ctx);
         if task.run_once {
             hosts.truncate(1);
         }
+        let origin = task.origin.to_string();
+        self.reporter
+            .task_start(&name, Some(&origin), handler, &hosts);
         let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
         let run = TaskRun {
             task,
@@ -350,10 +355,16 @@ impl Runner {
             futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
                 let run = &run;
                 let forks = &forks;
+                let reporter = &self.reporter;
                 async move {
                     // The semaphore lives until every future is done, so it is never closed.
                     let _permit = forks.acquire().await.expect("semaphore open");
-                    run.on_host(h, s).await
+                    reporter.host_running(h);
+                    let started = std::time::Instant::now();
+                    let mut outcome = run.on_host(h, s).await;
+                    outcome.duration = started.elapsed();
+                    reporter.host_finished(h, outcome.status);
+                    outcome
                 }
             }))
             .await;

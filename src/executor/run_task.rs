@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{builtin, escalation, Options, Pool};
 use crate::connection::Unreachable;
 use crate::modules::{self, FileDiff, ModuleCtx, ModuleOutput};
-use crate::output::{Reporter, Status};
+use crate::output::{HostReport, Reporter, ResultLine, Status};
 use crate::playbook::{Action, Play, Task};
 use crate::template::Templar;
 use crate::vars::{as_bool, as_text, Scope, Value, Vars};
@@ -48,6 +48,8 @@ pub(super) struct HostOutcome {
     lines: Vec<ItemLine>,
     /// Shown after the item lines of a loop that failed.
     summary: Option<Value>,
+    /// How long the host took over the task, set by the executor.
+    pub duration: Duration,
 }
 
 impl HostOutcome {
@@ -80,35 +82,37 @@ impl HostOutcome {
                 diffs: vec![],
             }],
             summary: None,
+            duration: Duration::ZERO,
         }
     }
 
-    /// Prints the host's lines in Ansible's layout.
+    /// Hands the host's result to the reporter, censored for `no_log`.
     pub fn report(&self, reporter: &Reporter, host: &str, task: &Task) {
-        let delegated = self.delegated.as_deref();
-        for line in &self.lines {
-            for d in &line.diffs {
-                reporter.diff(d);
-            }
-            let detail = match (&line.detail, task.no_log) {
-                (Some(_), true) => Some(json!({"censored":
-                    "the output has been hidden due to the fact that 'no_log: true' was specified for this result"})),
-                (d, _) => d.clone(),
-            };
-            reporter.result(
-                line.status,
-                host,
-                delegated,
-                line.label.as_deref(),
-                detail.as_ref(),
-            );
-        }
-        if let Some(summary) = &self.summary {
-            reporter.result(self.status, host, delegated, None, Some(summary));
-        }
-        if self.ignored {
-            reporter.ignoring();
-        }
+        let censored = json!({"censored":
+            "the output has been hidden due to the fact that 'no_log: true' was specified for this result"});
+        let lines = self
+            .lines
+            .iter()
+            .map(|line| ResultLine {
+                status: line.status,
+                item: line.label.as_deref(),
+                detail: match (&line.detail, task.no_log) {
+                    (Some(_), true) => Some(censored.clone()),
+                    (d, _) => d.clone(),
+                },
+                diffs: &line.diffs,
+            })
+            .collect();
+        reporter.host_result(&HostReport {
+            host,
+            delegated: self.delegated.as_deref(),
+            status: self.status,
+            ignored: self.ignored,
+            lines,
+            summary: self.summary.as_ref(),
+            result: if task.no_log { &censored } else { &self.registered },
+            duration: self.duration,
+        });
     }
 }
 
@@ -224,6 +228,7 @@ impl TaskRun<'_> {
             delegated,
             lines,
             summary,
+            duration: Duration::ZERO,
         }
     }
 
@@ -250,6 +255,7 @@ impl TaskRun<'_> {
                 diffs: r.diffs,
             }],
             summary: None,
+            duration: Duration::ZERO,
         }
     }
 

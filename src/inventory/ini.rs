@@ -82,9 +82,12 @@ pub(super) fn parse(inv: &mut Inventory, path: &Path, text: &str) -> Result<()> 
         }
 
         match &section {
-            Section::Hosts(group) => host_line(inv, path, group, line).map_err(fail)?,
+            Section::Hosts(group) => host_line(inv, path, lineno, group, line).map_err(fail)?,
             Section::Vars(group) => {
                 let (key, value) = var_definition(line).map_err(fail)?;
+                if let Some(w) = lossy_typing(&key, line, &value) {
+                    inv.warnings.push(format!("{file}:{lineno}: {w}"));
+                }
                 // The section header created the group.
                 if let Some(g) = inv.group_mut(group) {
                     g.vars.insert(key, value);
@@ -138,7 +141,13 @@ fn section_header(line: &str) -> Option<(&str, Option<&str>)> {
 }
 
 /// A host line: a host (with a port or a range) then `key=value` tokens.
-fn host_line(inv: &mut Inventory, path: &Path, group: &str, line: &str) -> Result<(), String> {
+fn host_line(
+    inv: &mut Inventory,
+    path: &Path,
+    lineno: usize,
+    group: &str,
+    line: &str,
+) -> Result<(), String> {
     let tokens = split_words(line)?;
     let Some((first, rest)) = tokens.split_first() else {
         return Ok(());
@@ -160,7 +169,12 @@ fn host_line(inv: &mut Inventory, path: &Path, group: &str, line: &str) -> Resul
         let value = if token.quoted {
             Value::String(value.to_string())
         } else {
-            typed(value)
+            let typed = typed(value);
+            if let Some(w) = lossy_typing(key, &token.text, &typed) {
+                inv.warnings
+                    .push(format!("{}:{lineno}: {w}", path.display()));
+            }
+            typed
         };
         vars.insert(key.to_string(), value);
     }
@@ -296,6 +310,26 @@ pub(super) fn typed(raw: &str) -> Value {
     Value::from(raw)
 }
 
+/// A warning when typing `key=raw` as a number changed its text (`ver=1.10` is the number
+/// 1.1, `n=1e3` is 1000.0, `n=+5` is 5); explicit radix notation (`0x1F`) is deliberate.
+fn lossy_typing(key: &str, assignment: &str, value: &Value) -> Option<String> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    let raw = assignment
+        .split_once('=')
+        .map_or(assignment, |(_, v)| v)
+        .trim();
+    let digits = raw.trim_start_matches(['+', '-']);
+    let radix = ["0x", "0X", "0o", "0O", "0b", "0B"];
+    if radix.iter().any(|p| digits.starts_with(p)) || n.to_string() == raw {
+        return None;
+    }
+    Some(format!(
+        "{key}={raw} is read as the number {n}; quote the value (\"{raw}\") to keep the text"
+    ))
+}
+
 fn integer(raw: &str) -> Option<i64> {
     let (negative, body) = match raw.as_bytes().first()? {
         b'-' => (true, &raw[1..]),
@@ -351,6 +385,50 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(typed(raw), want, "{raw}");
         }
+    }
+
+    #[test]
+    fn typing_that_loses_text_warns() {
+        let tmp = crate::inventory::testdir::TempDir::new("lossy");
+        tmp.write(
+            "hosts",
+            "[web]\nw1 ver=1.10 ok=1.5 big=1e3 plus=+5 hex=0x1F q=\"1.10\" s=1.10.2\n\
+             [web:vars]\nrel=2.50\nkept='2.50'\nport=22\n",
+        );
+        let path = tmp.0.join("hosts");
+        let inv = Inventory::load(&[&path]).unwrap();
+        let f = path.display();
+        let w = |line: u32, kv: &str, n: &str| {
+            let raw = kv.split_once('=').unwrap().1;
+            format!(
+                "{f}:{line}: {kv} is read as the number {n}; \
+                 quote the value (\"{raw}\") to keep the text"
+            )
+        };
+        let want = vec![
+            w(2, "ver=1.10", "1.1"),
+            w(2, "big=1e3", "1000.0"),
+            w(2, "plus=+5", "5"),
+            w(4, "rel=2.50", "2.5"),
+        ];
+        assert_eq!(inv.warnings, want);
+        let vars = inv.host_vars("w1");
+        let typed: Vec<&Value> = ["ver", "ok", "hex", "q", "s", "rel", "kept"]
+            .iter()
+            .map(|k| &vars[*k])
+            .collect();
+        assert_eq!(
+            typed,
+            [
+                &json!(1.1),
+                &json!(1.5),
+                &json!(31),
+                &json!("1.10"),
+                &json!("1.10.2"),
+                &json!(2.5),
+                &json!("2.50")
+            ]
+        );
     }
 
     #[test]

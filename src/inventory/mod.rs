@@ -4,6 +4,7 @@
 //! Parsing lives in `ini.rs` and `yaml.rs`, host ranges and `host:port` in `range.rs`, the
 //! variable folders in `vars_dir.rs` and patterns in `pattern.rs`; this file holds the model.
 
+mod generator;
 mod ini;
 mod pattern;
 mod range;
@@ -40,7 +41,12 @@ pub struct Group {
     /// Hosts listed directly in the group, in file order.
     pub hosts: Vec<String>,
     pub children: Vec<String>,
+    /// Variables written in the inventory source itself.
     pub vars: Vars,
+    /// Variables from `group_vars/` beside an inventory source.
+    pub dir_vars: Vars,
+    /// Variables from `group_vars/` beside the playbook.
+    pub playbook_vars: Vars,
 }
 
 /// All hosts and groups. `all` and `ungrouped` always exist.
@@ -49,6 +55,9 @@ pub struct Inventory {
     /// Hosts in the order they were first seen.
     pub hosts: Vec<Host>,
     pub groups: Vec<Group>,
+    /// What was read with a doubt (a value typed with loss of text), each naming its place;
+    /// printed as `[WARNING]:` lines when the inventory is loaded.
+    pub warnings: Vec<String>,
 }
 
 impl Inventory {
@@ -70,7 +79,10 @@ impl Inventory {
 
         // Variable folders come after every source, so that all inline vars rank below them.
         for dir in &var_dirs {
-            vars_dir::load(&mut inv, dir)?;
+            vars_dir::load(&mut inv, dir, vars_dir::Layer::Inventory)?;
+        }
+        for w in &inv.warnings {
+            warn(w);
         }
         Ok(inv)
     }
@@ -78,7 +90,7 @@ impl Inventory {
     /// Loads `group_vars/` and `host_vars/` from another folder (the playbook's), with
     /// precedence above the inventory's own.
     pub fn load_vars_dir(&mut self, dir: &Path) -> Result<()> {
-        vars_dir::load(self, dir)
+        vars_dir::load(self, dir, vars_dir::Layer::Playbook)
     }
 
     pub fn host(&self, name: &str) -> Option<&Host> {
@@ -147,25 +159,15 @@ impl Inventory {
             .collect()
     }
 
-    /// A host's variables with Ansible's precedence: `all` group vars, then parent groups
-    /// before child groups (by depth, then by name), then the host's own. Includes
+    /// A host's variables with Ansible's precedence (docs/variables.md), lowest first: the
+    /// groups' inventory-source vars (`all`, then parents before children, by depth, then
+    /// by name), `group_vars/all` beside the inventory, then beside the playbook, the other
+    /// groups' `group_vars/` beside the inventory, then beside the playbook, and the host's
+    /// own (source, `host_vars/` beside the inventory, beside the playbook). Includes
     /// `inventory_hostname`, `inventory_hostname_short`, `group_names`. The implicit
     /// `localhost` gets `all`'s vars and `ansible_connection: local`.
     pub fn host_vars(&self, host: &str) -> Vars {
-        let mut out = Vars::new();
-        let depths = self.depths();
-        let mut groups = self.groups_of(host);
-        if self.host(host).is_none() {
-            groups.extend(self.group("all"));
-        }
-        groups.sort_by(|a, b| {
-            let da = depths.get(a.name.as_str()).copied().unwrap_or(1);
-            let db = depths.get(b.name.as_str()).copied().unwrap_or(1);
-            da.cmp(&db).then_with(|| a.name.cmp(&b.name))
-        });
-        for g in groups {
-            merge(&mut out, &g.vars);
-        }
+        let mut out = self.group_layers(host);
         match self.host(host) {
             Some(h) => merge(&mut out, &h.vars),
             None if self.is_implicit_localhost(host) => {
@@ -188,12 +190,54 @@ impl Inventory {
         out
     }
 
+    /// The group variables `host` sees, merged in Ansible's order of the group layers.
+    fn group_layers(&self, host: &str) -> Vars {
+        let mut out = Vars::new();
+        let depths = self.depths();
+        let mut groups = self.groups_of(host);
+        if self.host(host).is_none() {
+            groups.extend(self.group("all"));
+        }
+        groups.sort_by(|a, b| {
+            let da = depths.get(a.name.as_str()).copied().unwrap_or(1);
+            let db = depths.get(b.name.as_str()).copied().unwrap_or(1);
+            da.cmp(&db).then_with(|| a.name.cmp(&b.name))
+        });
+        for g in &groups {
+            merge(&mut out, &g.vars);
+        }
+        let (all, others): (Vec<&Group>, Vec<&Group>) =
+            groups.into_iter().partition(|g| g.name == "all");
+        for g in &all {
+            merge(&mut out, &g.dir_vars);
+            merge(&mut out, &g.playbook_vars);
+        }
+        for g in &others {
+            merge(&mut out, &g.dir_vars);
+        }
+        for g in &others {
+            merge(&mut out, &g.playbook_vars);
+        }
+        out
+    }
+
     /// Hosts matching an Ansible pattern (`all`, `*`, a group, a host, globs, `~regex`,
-    /// `a:b`, `a:&b`, `a:!b`, `a,b`, subscripts `g[0]`, `g[1:]`). Unions come first, in the
-    /// order written, then intersections, then exclusions, as in Ansible. A name matching
-    /// nothing is an error naming it, with the closest group or host suggested.
+    /// `a:b`, `a:&b`, `a:!b`, `a,b`, subscripts `g[0]`, `g[1:]`, `@retry-file`). Unions
+    /// come first, in the order written, then intersections, then exclusions, as in Ansible.
+    /// A name matching nothing warns (naming the closest group or host) and adds no host;
+    /// a bad regex, an out-of-range index or an unreadable file is an error.
     pub fn select(&self, pattern: &str) -> Result<Vec<String>> {
         pattern::select(self, pattern)
+    }
+
+    /// The hosts of a `--limit` pattern (which may name retry files, `@site.retry`). Unlike
+    /// a play's pattern, a limit that leaves no host at all is an error, as in Ansible.
+    pub fn select_limit(&self, limit: &str) -> Result<Vec<String>> {
+        let hosts = self.select(limit)?;
+        if hosts.is_empty() {
+            bail!("--limit '{limit}' matches no hosts of the inventory");
+        }
+        Ok(hosts)
     }
 
     /// An inventory holding only `all` (with `ungrouped` as its child) and `ungrouped`.
@@ -384,6 +428,15 @@ impl Inventory {
         }
         depth
     }
+}
+
+/// Prints a warning on stderr as the reporter does, `[WARNING]: text` (coloured only when
+/// stderr is a terminal and colour is allowed).
+pub fn warn(text: &str) {
+    let line = console::style(format!("[WARNING]: {text}"))
+        .magenta()
+        .for_stderr();
+    eprintln!("{line}");
 }
 
 /// `inventory_hostname_short`: up to the first dot, except for IP addresses.

@@ -4,15 +4,15 @@
 
 use std::collections::HashSet;
 use std::net::Ipv6Addr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use regex::Regex;
 
 use super::Inventory;
 
 pub(super) fn select(inv: &Inventory, pattern: &str) -> Result<Vec<String>> {
-    let terms = order(split(pattern));
+    let terms = order(with_files(split(pattern))?);
     let mut hosts: Vec<String> = Vec::new();
     for term in terms {
         if let Some(expr) = term.strip_prefix('!') {
@@ -73,6 +73,26 @@ fn split(pattern: &str) -> Vec<String> {
         .collect()
 }
 
+/// A term `@FILE` (a retry file) stands for the lines of the file, each a pattern.
+fn with_files(terms: Vec<String>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for term in terms {
+        let Some(file) = term.strip_prefix('@') else {
+            out.push(term);
+            continue;
+        };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| anyhow!("cannot read the limit file '{file}': {e}"))?;
+        out.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    Ok(out)
+}
+
 /// Unions, then intersections, then exclusions; `all` first when no union is given.
 fn order(terms: Vec<String>) -> Vec<String> {
     let (mut ordered, rest): (Vec<String>, Vec<String>) =
@@ -114,16 +134,8 @@ fn matches(inv: &Inventory, term: &str) -> Result<Vec<String>> {
         found.push(expr.to_string());
     }
     if found.is_empty() && groups.is_empty() {
-        let names: Vec<&str> = inv
-            .groups
-            .iter()
-            .map(|g| g.name.as_str())
-            .chain(inv.hosts.iter().map(|h| h.name.as_str()))
-            .collect();
-        let hint = crate::suggest::did_you_mean(expr, &names)
-            .map(|s| format!("; did you mean '{s}'?"))
-            .unwrap_or_default();
-        bail!("pattern '{expr}' matches no hosts{hint}");
+        warn_once(no_match(inv, expr));
+        return Ok(Vec::new());
     }
 
     // In inventory order, each host once.
@@ -140,6 +152,30 @@ fn matches(inv: &Inventory, term: &str) -> Result<Vec<String>> {
     match subscript {
         None => Ok(hosts),
         Some(s) => s.apply(term, hosts),
+    }
+}
+
+/// The warning for a term that names no group or host, with the closest name.
+fn no_match(inv: &Inventory, expr: &str) -> String {
+    let names: Vec<&str> = inv
+        .groups
+        .iter()
+        .map(|g| g.name.as_str())
+        .chain(inv.hosts.iter().map(|h| h.name.as_str()))
+        .collect();
+    let hint = crate::suggest::did_you_mean(expr, &names)
+        .map(|s| format!("; did you mean '{s}'?"))
+        .unwrap_or_default();
+    format!("Could not match supplied host pattern, ignoring: {expr}{hint}")
+}
+
+/// Each distinct warning once per run: a play's pattern is looked at more than once.
+fn warn_once(text: String) {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Mutex::default);
+    let first = seen.lock().map(|mut s| s.insert(text.clone())).unwrap_or(true);
+    if first {
+        super::warn(&text);
     }
 }
 
@@ -361,22 +397,60 @@ mod tests {
     }
 
     #[test]
+    fn unmatched_names_warn_with_the_closest_name() {
+        let inv = Inventory::load(&[Path::new("inventory/lab.ini")]).unwrap();
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("wrkers", &[], "wrkers; did you mean 'workers'?"),
+            ("swarm:!manager", &["calxitu", "calxitu2"], "manager; did you mean 'managers'?"),
+            ("calxitu3", &[], "calxitu3; did you mean 'calxitu'?"),
+            ("zzz*", &[], "zzz*"),
+            ("nosuch:workers", &["calxitu2"], "nosuch"),
+        ];
+        for (pattern, hosts, warning) in cases {
+            assert_eq!(inv.select(pattern).unwrap(), *hosts, "{pattern}");
+            let term = warning.split(';').next().unwrap();
+            assert_eq!(
+                no_match(&inv, term),
+                format!("Could not match supplied host pattern, ignoring: {warning}")
+            );
+        }
+    }
+
+    #[test]
+    fn retry_files() {
+        let tmp = crate::inventory::testdir::TempDir::new("retry");
+        tmp.write("site.retry", "calxitu2\n\n  calxitu  \n");
+        tmp.write("empty.retry", "");
+        let inv = Inventory::load(&[Path::new("inventory/lab.ini")]).unwrap();
+        let retry = format!("@{}", tmp.0.join("site.retry").display());
+        let empty = format!("@{}", tmp.0.join("empty.retry").display());
+        let cases: &[(&str, &[&str])] = &[
+            (&retry, &["calxitu2", "calxitu"]),
+            (&format!("{retry}:!workers"), &["calxitu"]),
+            (&empty, &[]),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(inv.select(pattern).unwrap(), *want, "{pattern}");
+        }
+        let missing = format!("@{}", tmp.0.join("none.retry").display());
+        assert_eq!(
+            inv.select(&missing).unwrap_err().to_string(),
+            format!(
+                "cannot read the limit file '{}': No such file or directory (os error 2)",
+                &missing[1..]
+            )
+        );
+        assert_eq!(
+            inv.select_limit(&empty).unwrap_err().to_string(),
+            format!("--limit '{empty}' matches no hosts of the inventory")
+        );
+        assert_eq!(inv.select_limit("managers").unwrap(), vec!["calxitu"]);
+    }
+
+    #[test]
     fn pattern_errors() {
         let inv = Inventory::load(&[Path::new("inventory/lab.ini")]).unwrap();
         let cases = [
-            (
-                "wrkers",
-                "pattern 'wrkers' matches no hosts; did you mean 'workers'?",
-            ),
-            (
-                "swarm:!manager",
-                "pattern 'manager' matches no hosts; did you mean 'managers'?",
-            ),
-            (
-                "calxitu3",
-                "pattern 'calxitu3' matches no hosts; did you mean 'calxitu'?",
-            ),
-            ("zzz*", "pattern 'zzz*' matches no hosts"),
             (
                 "swarm[5]",
                 "pattern 'swarm[5]': index 5 is out of range (2 hosts)",

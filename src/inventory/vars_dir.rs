@@ -11,15 +11,28 @@ use crate::vars::{merge, Vars};
 
 const EXTENSIONS: &[&str] = &["yml", "yaml", "json"];
 
-/// Merges the folder's variables over the groups' and hosts' own.
-pub(super) fn load(inv: &mut Inventory, dir: &Path) -> Result<()> {
+/// Whose folder it is: group variables beside the playbook rank above those beside the
+/// inventory, each in its own layer (`Inventory::host_vars` says the order).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Layer {
+    Inventory,
+    Playbook,
+}
+
+/// Merges the folder's group variables into the groups' `layer` and its host variables
+/// over the hosts' own.
+pub(super) fn load(inv: &mut Inventory, dir: &Path, layer: Layer) -> Result<()> {
     let group_dir = dir.join("group_vars");
     if group_dir.is_dir() {
         let names: Vec<String> = inv.groups.iter().map(|g| g.name.clone()).collect();
         for name in names {
             let vars = read_entity(&group_dir, &name)?;
             if let Some(g) = inv.group_mut(&name) {
-                merge(&mut g.vars, &vars);
+                let into = match layer {
+                    Layer::Inventory => &mut g.dir_vars,
+                    Layer::Playbook => &mut g.playbook_vars,
+                };
+                merge(into, &vars);
             }
         }
     }
@@ -116,14 +129,14 @@ mod tests {
         inv.add_host("h1", "web", Vars::new(), None);
         inv.add_host("h2", "web", Vars::new(), None);
         inv.reconcile();
-        load(&mut inv, &tmp.0).unwrap();
+        load(&mut inv, &tmp.0, Layer::Inventory).unwrap();
 
-        let web = Value::Object(inv.group("web").unwrap().vars.clone());
+        let web = Value::Object(inv.group("web").unwrap().dir_vars.clone());
         assert_eq!(
             web,
             json!({"a": 1, "b": "json", "c": 3, "d": "late", "e": 5})
         );
-        let all = Value::Object(inv.group("all").unwrap().vars.clone());
+        let all = Value::Object(inv.group("all").unwrap().dir_vars.clone());
         assert_eq!(all, json!({"x": "bare"}));
         assert!(inv.group("ghost").is_none());
         assert_eq!(
@@ -141,7 +154,7 @@ mod tests {
         let tmp = TempDir::new("bad");
         tmp.write("group_vars/all.yml", "- a\n- b\n");
         let mut inv = Inventory::empty();
-        let err = load(&mut inv, &tmp.0).unwrap_err().to_string();
+        let err = load(&mut inv, &tmp.0, Layer::Inventory).unwrap_err().to_string();
         let file = tmp.0.join("group_vars/all.yml");
         assert_eq!(
             err,
@@ -152,7 +165,7 @@ mod tests {
         );
 
         tmp.write("group_vars/all.yml", "a: [1\n");
-        let err = load(&mut inv, &tmp.0).unwrap_err().to_string();
+        let err = load(&mut inv, &tmp.0, Layer::Inventory).unwrap_err().to_string();
         assert_eq!(
             err,
             format!(

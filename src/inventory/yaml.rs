@@ -15,6 +15,10 @@ const GROUP_KEYS: &[&str] = &["hosts", "vars", "children"];
 pub(super) fn parse(inv: &mut Inventory, path: &Path, text: &str) -> Result<()> {
     let file = path.display();
     let doc = load(path, text)?;
+    if matches!(&doc, Yaml::Mapping(m) if m.contains_key("plugin")) {
+        let doc = from_yaml(doc).map_err(|e| anyhow!("{file}: {e}"))?;
+        return super::generator::parse(inv, path, doc);
+    }
     let top = match doc {
         Yaml::Null => return Ok(()),
         Yaml::Mapping(m) => m,

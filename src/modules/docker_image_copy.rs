@@ -156,9 +156,10 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             broken = Some(format!("writing to {}: {e:#}", ctx.host));
             break;
         }
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        if last_report.elapsed() >= Duration::from_millis(500) {
             last_report = Instant::now();
             let secs = started.elapsed().as_secs_f64();
+            crate::output::transfer_progress(ctx.host, bytes, (bytes as f64 / secs) as u64);
             tracing::info!(
                 target: "mestral::progress",
                 host = ctx.host,

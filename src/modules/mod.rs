@@ -21,6 +21,7 @@ pub mod docker_service_spec;
 pub mod docker_swarm;
 pub mod docker_swarm_service;
 pub mod file;
+pub mod group;
 pub mod lineinfile;
 pub mod openssh_keypair;
 pub mod ping;
@@ -29,6 +30,7 @@ pub mod service;
 pub mod slurp;
 pub mod stat;
 pub mod template;
+pub mod user;
 
 use std::path::PathBuf;
 
@@ -216,6 +218,8 @@ pub const KNOWN: &[&str] = &[
     "service",
     "systemd",
     "ping",
+    "user",
+    "group",
     "docker_swarm",
     "docker_image",
     "docker_image_copy",
@@ -247,6 +251,8 @@ pub async fn run(name: &str, args: &Value, ctx: &ModuleCtx<'_>) -> Result<Module
         "package" => apt::run_package(args, ctx).await,
         "service" | "systemd" => service::run(name, args, ctx).await,
         "ping" => ping::run(args, ctx).await,
+        "user" => user::run(args, ctx).await,
+        "group" => group::run(args, ctx).await,
         "docker_swarm" => docker_swarm::run(args, ctx).await,
         "docker_image" => docker_image::run(args, ctx).await,
         "docker_image_copy" => docker_image_copy::run(args, ctx).await,

@@ -1,12 +1,24 @@
 //! The reporter: PLAY and TASK headers, a line per host result, diffs and the PLAY RECAP,
-//! in ansible-playbook's layout so that people and their scripts read it the same way.
+//! in ansible-playbook's layout so that people and their scripts read it the same way; or
+//! the same run as JSON Lines (`--output json`). On a terminal it also redraws each host's
+//! state in place while a task runs, and it keeps what the summary and the recap need.
+
+mod json;
+mod live;
+mod summary;
+mod text;
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use console::{style, Style};
 use serde_json::Value;
 
 use crate::modules::FileDiff;
+use summary::{RunLog, TaskClock};
+pub use text::{banner_line, bytes, one_line, pretty, seconds};
 
 /// The counts shown for one host in the recap.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,6 +43,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word of the text report.
     fn word(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -38,6 +51,14 @@ impl Status {
             Status::Skipped => "skipping",
             Status::Failed => "failed",
             Status::Unreachable => "unreachable",
+        }
+    }
+
+    /// The word of the JSON report.
+    pub fn json_word(self) -> &'static str {
+        match self {
+            Status::Skipped => "skipped",
+            other => other.word(),
         }
     }
 
@@ -51,23 +72,138 @@ impl Status {
     }
 }
 
-/// Writes the report to stdout.
+/// What the report is written as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// ansible-playbook's text.
+    #[default]
+    Text,
+    /// JSON Lines, docs/json-output.md.
+    Json,
+}
+
+/// How the reporter writes.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    pub verbosity: u8,
+    pub color: bool,
+    pub format: Format,
+    /// Redraw the running task's host states in place (a terminal, without --no-progress);
+    /// the recap then also shows wall times.
+    pub live: bool,
+    /// `--timing`: wall times in the recap and the slowest tasks after it.
+    pub timing: bool,
+    /// `--retry-file`: where the failed hosts are written at the recap.
+    pub retry_file: Option<PathBuf>,
+    /// JSON events go here instead of stdout, for commands that read the run themselves.
+    pub sink: Option<Arc<Mutex<Vec<Value>>>>,
+}
+
+/// One result line of a host: a loop item, or the task itself.
+pub struct ResultLine<'a> {
+    pub status: Status,
+    pub item: Option<&'a str>,
+    /// The JSON shown after `=>` (failures, debug, `-v`).
+    pub detail: Option<Value>,
+    pub diffs: &'a [FileDiff],
+}
+
+/// How one task ended on one host, with everything any report format shows.
+pub struct HostReport<'a> {
+    pub host: &'a str,
+    pub delegated: Option<&'a str>,
+    pub status: Status,
+    /// Failed, with `ignore_errors`.
+    pub ignored: bool,
+    pub lines: Vec<ResultLine<'a>>,
+    /// Shown after the item lines of a loop that failed.
+    pub summary: Option<&'a Value>,
+    /// The registered result (already censored for `no_log`).
+    pub result: &'a Value,
+    pub duration: Duration,
+}
+
+impl<'a> HostReport<'a> {
+    /// A result of one line without items or diffs (facts gathering, connection errors).
+    pub fn single(host: &'a str, status: Status, result: &'a Value, detail: Option<Value>) -> Self {
+        HostReport {
+            host,
+            delegated: None,
+            status,
+            ignored: false,
+            lines: vec![ResultLine {
+                status,
+                item: None,
+                detail,
+                diffs: &[],
+            }],
+            summary: None,
+            result,
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Writes the report to stdout. Cloning gives another handle on the same report.
+#[derive(Clone)]
 pub struct Reporter {
     pub verbosity: u8,
     pub color: bool,
+    opts: ReportOptions,
+    log: Arc<Mutex<RunLog>>,
+    live: Option<live::Live>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves data that is still fine to print.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Reporter {
     pub fn new(verbosity: u8, color: bool) -> Self {
-        console::set_colors_enabled(color);
-        Reporter { verbosity, color }
+        Reporter::with_options(ReportOptions {
+            verbosity,
+            color,
+            ..ReportOptions::default()
+        })
     }
 
+    pub fn with_options(opts: ReportOptions) -> Self {
+        console::set_colors_enabled(opts.color);
+        let live = (opts.live && opts.format == Format::Text).then(live::Live::start);
+        if let Some(view) = &live {
+            // One live view per process: the first reporter with one owns the terminal.
+            let _ = LIVE.set(view.clone());
+        }
+        Reporter {
+            verbosity: opts.verbosity,
+            color: opts.color,
+            opts,
+            log: Arc::new(Mutex::new(RunLog::new())),
+            live,
+        }
+    }
+
+    fn is_json(&self) -> bool {
+        self.opts.format == Format::Json
+    }
+
+    /// Report text; nothing in JSON mode, where stdout holds only events.
     fn out(&self, text: &str) {
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout (a pipe into `head`) is not worth failing the run over.
-        let _ = stdout.write_all(text.as_bytes());
-        let _ = stdout.flush();
+        if self.is_json() {
+            return;
+        }
+        match &self.live {
+            Some(live) => live.write_above(text),
+            None => write_stdout(text),
+        }
+    }
+
+    fn event(&self, event: Value) {
+        match &self.opts.sink {
+            Some(sink) => lock(sink).push(event),
+            None => write_stdout(&format!("{event}\n")),
+        }
     }
 
     /// `PLAY [name] ****...` padded with stars to Ansible's 80 columns.
@@ -76,15 +212,59 @@ impl Reporter {
     }
 
     pub fn play(&self, name: &str) {
+        let mut log = lock(&self.log);
+        log.close_task();
+        log.play = name.to_string();
+        if self.is_json() {
+            self.event(json::play_start(name, log.started.elapsed()));
+        }
+        drop(log);
         self.banner(&format!("PLAY [{name}]"));
     }
 
     pub fn task(&self, name: &str) {
-        self.banner(&format!("TASK [{name}]"));
+        self.task_start(name, None, false, &[]);
     }
 
     pub fn handler(&self, name: &str) {
-        self.banner(&format!("RUNNING HANDLER [{name}]"));
+        self.task_start(name, None, true, &[]);
+    }
+
+    /// A task (or handler) starts on `hosts`; `origin` is its `file:line`.
+    pub fn task_start(&self, name: &str, origin: Option<&str>, handler: bool, hosts: &[String]) {
+        let mut log = lock(&self.log);
+        log.close_task();
+        log.task = Some(TaskClock {
+            name: name.to_string(),
+            origin: origin.map(str::to_string),
+            started: std::time::Instant::now(),
+        });
+        if self.is_json() {
+            let elapsed = log.started.elapsed();
+            self.event(json::task_start(
+                &log.play, name, origin, handler, hosts, elapsed,
+            ));
+        }
+        drop(log);
+        let word = if handler { "RUNNING HANDLER" } else { "TASK" };
+        self.banner(&format!("{word} [{name}]"));
+        if let Some(live) = &self.live {
+            live.begin_task(hosts);
+        }
+    }
+
+    /// A host starts working on the current task (the live view's "running").
+    pub fn host_running(&self, host: &str) {
+        if let Some(live) = &self.live {
+            live.host_running(host);
+        }
+    }
+
+    /// A host is done with the current task (the live view's final state for it).
+    pub fn host_finished(&self, host: &str, status: Status) {
+        if let Some(live) = &self.live {
+            live.host_finished(host, status);
+        }
     }
 
     /// One host's result line, for example `changed: [calxitu2 -> calxitu] => (item=x)`.
@@ -97,30 +277,50 @@ impl Reporter {
         item: Option<&str>,
         detail: Option<&Value>,
     ) {
-        let target = match delegated {
-            Some(d) if d != host => format!("[{host} -> {d}]"),
-            _ => format!("[{host}]"),
-        };
-        let mut line = match status {
-            Status::Failed if item.is_none() => format!("fatal: {target}: FAILED!"),
-            Status::Unreachable => format!("fatal: {target}: UNREACHABLE!"),
-            _ => format!("{}: {target}", status.word()),
-        };
-        match (item, status) {
-            // Ansible: `failed: [h] (item=x) => {...}` but `ok: [h] => (item=x)`.
-            (Some(item), Status::Failed) => line.push_str(&format!(" (item={item})")),
-            (Some(item), _) => line.push_str(&format!(" => (item={item})")),
-            (None, _) => {}
+        self.out(&text::result_line(status, host, delegated, item, detail));
+    }
+
+    /// How a task ended on one host: its lines (diffs first) in the text report, one event in
+    /// JSON; the host's time and any failure are kept for the recap.
+    pub fn host_result(&self, r: &HostReport) {
+        let mut log = lock(&self.log);
+        *log.host_times.entry(r.host.to_string()).or_default() += r.duration;
+        let failed = matches!(r.status, Status::Failed | Status::Unreachable) && !r.ignored;
+        if failed {
+            log.record_failure(r.host, r.status, r.result);
         }
-        if let Some(detail) = detail {
-            let json = if matches!(status, Status::Failed | Status::Unreachable) {
-                one_line(detail)
-            } else {
-                pretty(detail)
-            };
-            line.push_str(&format!(" => {json}"));
+        if self.is_json() {
+            let event = json::host_result(&log.play, log.task_name(), r, log.started.elapsed());
+            self.event(event);
+            return;
         }
-        self.out(&format!("{}\n", status.style().apply_to(line)));
+        drop(log);
+        let mut text = String::new();
+        for line in &r.lines {
+            for d in line.diffs {
+                text.push_str(&text::diff_text(d));
+            }
+            text.push_str(&text::result_line(
+                line.status,
+                r.host,
+                r.delegated,
+                line.item,
+                line.detail.as_ref(),
+            ));
+        }
+        if let Some(summary) = r.summary {
+            text.push_str(&text::result_line(
+                r.status,
+                r.host,
+                r.delegated,
+                None,
+                Some(summary),
+            ));
+        }
+        if r.ignored {
+            text.push_str(&format!("{}\n", style("...ignoring").cyan()));
+        }
+        self.out(&text);
     }
 
     pub fn ignoring(&self) {
@@ -129,30 +329,7 @@ impl Reporter {
 
     /// A unified diff of one file, three lines of context, as `--diff` shows it.
     pub fn diff(&self, diff: &FileDiff) {
-        let text = similar::TextDiff::from_lines(&diff.before, &diff.after);
-        let mut body = String::new();
-        let before = format!("before: {}", diff.path);
-        let after = format!("after: {}", diff.path);
-        for line in text
-            .unified_diff()
-            .context_radius(3)
-            .header(&before, &after)
-            .to_string()
-            .lines()
-        {
-            let styled = if line.starts_with('+') && !line.starts_with("+++") {
-                style(line).green().to_string()
-            } else if line.starts_with('-') && !line.starts_with("---") {
-                style(line).red().to_string()
-            } else if line.starts_with("@@") {
-                style(line).cyan().to_string()
-            } else {
-                line.to_string()
-            };
-            body.push_str(&styled);
-            body.push('\n');
-        }
-        self.out(&body);
+        self.out(&text::diff_text(diff));
     }
 
     pub fn warning(&self, text: &str) {
@@ -160,39 +337,45 @@ impl Reporter {
         let _ = writeln!(stderr, "{}", style(format!("[WARNING]: {text}")).magenta());
     }
 
-    /// The PLAY RECAP block, one line per host in the order given.
+    /// The failure summary (on stderr, so that stdout keeps ansible-playbook's exact report),
+    /// then the PLAY RECAP block, one line per host in the order given, then `--timing`'s
+    /// slowest tasks; the retry file is written here too.
     pub fn recap(&self, hosts: &[(String, Stats)]) {
-        let mut text = format!("\n{}\n", banner_line("PLAY RECAP"));
-        for (host, s) in hosts {
-            let host_style = if s.failed > 0 || s.unreachable > 0 {
-                Style::new().red()
-            } else if s.changed > 0 {
-                Style::new().yellow()
-            } else {
-                Style::new().green()
-            };
-            let field = |name: &str, n: u32, st: Style| {
-                let cell = format!("{name}={n:<4}");
-                if n > 0 {
-                    st.apply_to(cell).to_string()
-                } else {
-                    cell
-                }
-            };
-            text.push_str(&format!(
-                "{} : {} {} {} {} {} {} {}\n",
-                host_style.apply_to(format!("{host:<26}")),
-                field("ok", s.ok, Style::new().green()),
-                field("changed", s.changed, Style::new().yellow()),
-                field("unreachable", s.unreachable, Style::new().red()),
-                field("failed", s.failed, Style::new().red()),
-                field("skipped", s.skipped, Style::new().cyan()),
-                field("rescued", s.rescued, Style::new().magenta()),
-                field("ignored", s.ignored, Style::new().magenta()),
-            ));
+        let mut log = lock(&self.log);
+        log.close_task();
+        let total = log.started.elapsed();
+        if let Some(path) = &self.opts.retry_file {
+            if let Err(e) = summary::write_retry_file(path, hosts) {
+                self.warning(&format!(
+                    "cannot write the retry file {}: {e}",
+                    path.display()
+                ));
+            }
         }
-        text.push('\n');
-        self.out(&text);
+        if self.is_json() {
+            self.event(json::recap(hosts, &log.host_times, total));
+            return;
+        }
+        let failures = summary::failure_summary(&log.failures);
+        if !failures.is_empty() {
+            // Flushed stdout first, so that on a shared terminal the summary comes above.
+            let _ = std::io::stdout().flush();
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(style(failures).red().to_string().as_bytes());
+            let _ = stderr.flush();
+        }
+        let timed = self.opts.timing || self.opts.live;
+        let times = text::RecapTimes {
+            hosts: &log.host_times,
+            total,
+        };
+        let mut report = text::recap_text(hosts, timed.then_some(&times));
+        if self.opts.timing {
+            report.push_str(&summary::timing_text(&log.task_times));
+        }
+        log.failures.clear();
+        drop(log);
+        self.out(&report);
     }
 
     pub fn plain(&self, text: &str) {
@@ -200,68 +383,20 @@ impl Reporter {
     }
 }
 
-/// Ansible's banner: the text, a space, and stars up to column 80 (at least three).
-pub fn banner_line(text: &str) -> String {
-    let stars = 79usize.saturating_sub(text.chars().count()).max(3);
-    format!("{text} {}", "*".repeat(stars))
-}
+/// The live view of the run, when there is one, for [`transfer_progress`].
+static LIVE: std::sync::OnceLock<live::Live> = std::sync::OnceLock::new();
 
-/// JSON on one line as Python's `json.dumps` writes it (`{"a": 1, "b": [2, 3]}`), which is
-/// how Ansible prints failures.
-pub fn one_line(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let items: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), one_line(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-        Value::Array(list) => {
-            let items: Vec<String> = list.iter().map(one_line).collect();
-            format!("[{}]", items.join(", "))
-        }
-        other => other.to_string(),
+/// Bytes moved so far to `host` by a long transfer and the rate, shown in the live view next
+/// to the host's state (nothing without one). Modules call this as the bytes go.
+pub fn transfer_progress(host: &str, moved: u64, rate: u64) {
+    if let Some(live) = LIVE.get() {
+        live.transfer(host, moved, rate);
     }
 }
 
-/// JSON as Ansible's default callback prints results: indented by four spaces.
-pub fn pretty(value: &Value) -> String {
-    let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
-    // Serializing a Value into memory cannot fail.
-    serde::Serialize::serialize(value, &mut ser).expect("JSON value serializes");
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn banner_is_eighty_columns() {
-        let line = banner_line("TASK [Gathering Facts]");
-        assert_eq!(
-            line,
-            "TASK [Gathering Facts] *********************************************************"
-        );
-        assert_eq!(line.len(), 80);
-        assert!(banner_line(&"x".repeat(100)).ends_with(" ***"));
-    }
-
-    #[test]
-    fn one_line_spaces_like_python() {
-        let v = serde_json::json!({"changed": false, "msg": "a \"b\"", "rc": [1, 2]});
-        assert_eq!(
-            one_line(&v),
-            r#"{"changed": false, "msg": "a \"b\"", "rc": [1, 2]}"#
-        );
-    }
-
-    #[test]
-    fn pretty_indents_four() {
-        let v = serde_json::json!({"msg": "hi"});
-        assert_eq!(pretty(&v), "{\n    \"msg\": \"hi\"\n}");
-    }
+fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (a pipe into `head`) is not worth failing the run over.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }

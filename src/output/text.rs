@@ -1,0 +1,293 @@
+//! The text report's pieces as strings: banners, host result lines, unified diffs and the
+//! recap, in ansible-playbook's layout. Colour goes through `console`, which the reporter
+//! switches on or off once for the whole process.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use console::{style, Style};
+use serde_json::Value;
+
+use super::{Stats, Status};
+use crate::modules::FileDiff;
+
+/// Ansible's banner: the text, a space, and stars up to column 80 (at least three).
+pub fn banner_line(text: &str) -> String {
+    let stars = 79usize.saturating_sub(text.chars().count()).max(3);
+    format!("{text} {}", "*".repeat(stars))
+}
+
+/// One host's result line and its newline, for example
+/// `changed: [calxitu2 -> calxitu] => (item=x)`. `detail` is the JSON shown after `=>`.
+pub fn result_line(
+    status: Status,
+    host: &str,
+    delegated: Option<&str>,
+    item: Option<&str>,
+    detail: Option<&Value>,
+) -> String {
+    let target = match delegated {
+        Some(d) if d != host => format!("[{host} -> {d}]"),
+        _ => format!("[{host}]"),
+    };
+    let mut line = match status {
+        Status::Failed if item.is_none() => format!("fatal: {target}: FAILED!"),
+        Status::Unreachable => format!("fatal: {target}: UNREACHABLE!"),
+        _ => format!("{}: {target}", status.word()),
+    };
+    match (item, status) {
+        // Ansible: `failed: [h] (item=x) => {...}` but `ok: [h] => (item=x)`.
+        (Some(item), Status::Failed) => line.push_str(&format!(" (item={item})")),
+        (Some(item), _) => line.push_str(&format!(" => (item={item})")),
+        (None, _) => {}
+    }
+    if let Some(detail) = detail {
+        let json = if matches!(status, Status::Failed | Status::Unreachable) {
+            one_line(detail)
+        } else {
+            pretty(detail)
+        };
+        line.push_str(&format!(" => {json}"));
+    }
+    format!("{}\n", status.style().apply_to(line))
+}
+
+/// A unified diff of one file, three lines of context, as `--diff` shows it.
+pub fn diff_text(diff: &FileDiff) -> String {
+    let text = similar::TextDiff::from_lines(&diff.before, &diff.after);
+    let mut body = String::new();
+    let before = format!("before: {}", diff.path);
+    let after = format!("after: {}", diff.path);
+    for line in text
+        .unified_diff()
+        .context_radius(3)
+        .header(&before, &after)
+        .to_string()
+        .lines()
+    {
+        let styled = if line.starts_with('+') && !line.starts_with("+++") {
+            style(line).green().to_string()
+        } else if line.starts_with('-') && !line.starts_with("---") {
+            style(line).red().to_string()
+        } else if line.starts_with("@@") {
+            style(line).cyan().to_string()
+        } else {
+            line.to_string()
+        };
+        body.push_str(&styled);
+        body.push('\n');
+    }
+    body
+}
+
+/// Wall times for the recap: each host's, and the whole run's.
+pub struct RecapTimes<'a> {
+    pub hosts: &'a BTreeMap<String, Duration>,
+    pub total: Duration,
+}
+
+/// The PLAY RECAP block, one line per host in the order given; with `times`, each line ends
+/// with the host's wall time and a total line follows.
+pub fn recap_text(hosts: &[(String, Stats)], times: Option<&RecapTimes>) -> String {
+    let mut text = format!("\n{}\n", banner_line("PLAY RECAP"));
+    for (host, s) in hosts {
+        let host_style = if s.failed > 0 || s.unreachable > 0 {
+            Style::new().red()
+        } else if s.changed > 0 {
+            Style::new().yellow()
+        } else {
+            Style::new().green()
+        };
+        let field = |name: &str, n: u32, st: Style| {
+            let cell = format!("{name}={n:<4}");
+            if n > 0 {
+                st.apply_to(cell).to_string()
+            } else {
+                cell
+            }
+        };
+        text.push_str(&format!(
+            "{} : {} {} {} {} {} {} {}",
+            host_style.apply_to(format!("{host:<26}")),
+            field("ok", s.ok, Style::new().green()),
+            field("changed", s.changed, Style::new().yellow()),
+            field("unreachable", s.unreachable, Style::new().red()),
+            field("failed", s.failed, Style::new().red()),
+            field("skipped", s.skipped, Style::new().cyan()),
+            field("rescued", s.rescued, Style::new().magenta()),
+            field("ignored", s.ignored, Style::new().magenta()),
+        ));
+        if let Some(t) = times {
+            let spent = t.hosts.get(host).copied().unwrap_or_default();
+            text.push_str(&format!(" time={}", seconds(spent)));
+        }
+        text.push('\n');
+    }
+    if let Some(t) = times {
+        text.push_str(&format!("total time: {}\n", seconds(t.total)));
+    }
+    text.push('\n');
+    text
+}
+
+/// A duration as people read it: `0.42s`, `12.3s`, `3m05s`.
+pub fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2}s")
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        let whole = d.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
+/// A byte count with a binary unit: `512 B`, `1.5 MiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// JSON on one line as Python's `json.dumps` writes it (`{"a": 1, "b": [2, 3]}`), which is
+/// how Ansible prints failures.
+pub fn one_line(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), one_line(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(list) => {
+            let items: Vec<String> = list.iter().map(one_line).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// JSON as Ansible's default callback prints results: indented by four spaces.
+pub fn pretty(value: &Value) -> String {
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    // Serializing a Value into memory cannot fail.
+    serde::Serialize::serialize(value, &mut ser).expect("JSON value serializes");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_is_eighty_columns() {
+        let line = banner_line("TASK [Gathering Facts]");
+        assert_eq!(
+            line,
+            "TASK [Gathering Facts] *********************************************************"
+        );
+        assert_eq!(line.len(), 80);
+        assert!(banner_line(&"x".repeat(100)).ends_with(" ***"));
+    }
+
+    #[test]
+    fn one_line_spaces_like_python() {
+        let v = serde_json::json!({"changed": false, "msg": "a \"b\"", "rc": [1, 2]});
+        assert_eq!(
+            one_line(&v),
+            r#"{"changed": false, "msg": "a \"b\"", "rc": [1, 2]}"#
+        );
+    }
+
+    #[test]
+    fn pretty_indents_four() {
+        let v = serde_json::json!({"msg": "hi"});
+        assert_eq!(pretty(&v), "{\n    \"msg\": \"hi\"\n}");
+    }
+
+    #[test]
+    fn result_lines_like_ansible() {
+        console::set_colors_enabled(false);
+        let fail = serde_json::json!({"msg": "x"});
+        let cases: [(Status, Option<&str>, Option<&str>, Option<&Value>, &str); 5] = [
+            (Status::Ok, None, None, None, "ok: [h]\n"),
+            (
+                Status::Changed,
+                Some("d"),
+                Some("i"),
+                None,
+                "changed: [h -> d] => (item=i)\n",
+            ),
+            (Status::Skipped, Some("h"), None, None, "skipping: [h]\n"),
+            (
+                Status::Failed,
+                None,
+                Some("i"),
+                Some(&fail),
+                "failed: [h] (item=i) => {\"msg\": \"x\"}\n",
+            ),
+            (
+                Status::Unreachable,
+                None,
+                None,
+                Some(&fail),
+                "fatal: [h]: UNREACHABLE! => {\"msg\": \"x\"}\n",
+            ),
+        ];
+        for (status, delegated, item, detail, want) in cases {
+            assert_eq!(result_line(status, "h", delegated, item, detail), want);
+        }
+    }
+
+    #[test]
+    fn recap_with_and_without_times() {
+        console::set_colors_enabled(false);
+        let stats = Stats {
+            ok: 2,
+            changed: 1,
+            ..Stats::default()
+        };
+        let hosts = vec![("alpha".to_string(), stats)];
+        let line = "alpha                      : ok=2    changed=1    unreachable=0    \
+                    failed=0    skipped=0    rescued=0    ignored=0   ";
+        let head = format!("\n{}\n", banner_line("PLAY RECAP"));
+        assert_eq!(recap_text(&hosts, None), format!("{head}{line}\n\n"));
+        let mut per_host = BTreeMap::new();
+        per_host.insert("alpha".to_string(), Duration::from_millis(1250));
+        let times = RecapTimes {
+            hosts: &per_host,
+            total: Duration::from_secs(75),
+        };
+        assert_eq!(
+            recap_text(&hosts, Some(&times)),
+            format!("{head}{line} time=1.25s\ntotal time: 1m15s\n\n")
+        );
+    }
+
+    #[test]
+    fn units() {
+        let cases = [
+            (512, "512 B"),
+            (1536, "1.5 KiB"),
+            (3 * 1024 * 1024, "3.0 MiB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(bytes(n), want);
+        }
+        assert_eq!(seconds(Duration::from_millis(420)), "0.42s");
+        assert_eq!(seconds(Duration::from_millis(12_340)), "12.3s");
+    }
+}
