@@ -333,7 +333,6 @@ impl Runner {
             pool: &self.pool,
             opts: &self.opts,
             playbook_dir: &ctx.playbook_dir,
-            play_hosts: &ctx.hosts,
         };
         let scopes: Vec<crate::vars::Scope> = hosts
             .iter()

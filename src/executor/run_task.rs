@@ -22,7 +22,6 @@ pub(super) struct TaskRun<'a> {
     pub pool: &'a Pool,
     pub opts: &'a Options,
     pub playbook_dir: &'a Path,
-    pub play_hosts: &'a [String],
 }
 
 /// One loop item's (or the task's) result, ready to print.
@@ -139,7 +138,7 @@ impl TaskRun<'_> {
         };
 
         let Some(items) = items else {
-            let one = self.one(host, scope, None).await;
+            let one = self.one(host, scope).await;
             return self.single(one);
         };
 
@@ -167,7 +166,7 @@ impl TaskRun<'_> {
                     .unwrap_or_else(|_| l.clone()),
                 None => label_of(&item),
             };
-            let r = self.one(host, &item_scope, Some(&item)).await;
+            let r = self.one(host, &item_scope).await;
             if r.status == Status::Unreachable {
                 return self.fail(r.msg.unwrap_or_default(), true);
             }
@@ -184,7 +183,7 @@ impl TaskRun<'_> {
             lines.push(ItemLine {
                 status: r.status,
                 label: Some(label),
-                detail: r.detail(self.opts.verbosity, task),
+                detail: r.detail(self.opts.verbosity),
                 diffs: r.diffs,
             });
         }
@@ -239,7 +238,7 @@ impl TaskRun<'_> {
     }
 
     fn single(&self, r: OneResult) -> HostOutcome {
-        let detail = r.detail(self.opts.verbosity, self.task);
+        let detail = r.detail(self.opts.verbosity);
         let ignored = r.status == Status::Failed && self.task.ignore_errors;
         HostOutcome {
             status: r.status,
@@ -260,9 +259,8 @@ impl TaskRun<'_> {
     }
 
     /// The task once (one loop item) on the host.
-    async fn one(&self, host: &str, scope: &Scope, item: Option<&Value>) -> OneResult {
+    async fn one(&self, host: &str, scope: &Scope) -> OneResult {
         let task = self.task;
-        let _ = item;
 
         for cond in &task.when {
             match self.templar.eval_bool(cond, scope) {
@@ -360,7 +358,6 @@ impl TaskRun<'_> {
             sessions: self.pool,
             verbosity: self.opts.verbosity,
         };
-        let _ = self.play_hosts;
         match modules::run(name, args, &ctx).await {
             Ok(out) => OneResult::from_output(out, delegate, ctx.diff),
             Err(e) if e.downcast_ref::<Unreachable>().is_some() => {
@@ -567,8 +564,7 @@ impl OneResult {
     }
 
     /// The JSON printed after `=>`: always for failures and debug, with -v for the rest.
-    fn detail(&self, verbosity: u8, task: &Task) -> Option<Value> {
-        let _ = task;
+    fn detail(&self, verbosity: u8) -> Option<Value> {
         match self.status {
             Status::Failed | Status::Unreachable => {
                 let mut d = self.registered.clone();
