@@ -105,7 +105,10 @@ fn list_is_ansible_inventory_json() {
 
 #[test]
 fn graph_and_host_of_the_lab_groups() {
-    let out = mestral(&repo(), &["inventory", "-i", "inventory/labs.yml", "--graph"]);
+    let out = mestral(
+        &repo(),
+        &["inventory", "-i", "inventory/labs.yml", "--graph"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut want = String::from("@all:\n  |--@ungrouped:\n  |--@labs:\n");
     for n in 1..=12 {
@@ -125,7 +128,13 @@ fn graph_and_host_of_the_lab_groups() {
 
     let out = mestral(
         &repo(),
-        &["inventory", "-i", "inventory/labs.yml", "--host", "lab07-calxitu2"],
+        &[
+            "inventory",
+            "-i",
+            "inventory/labs.yml",
+            "--host",
+            "lab07-calxitu2",
+        ],
     );
     let want = "{\n    \"ansible_host\": \"172.30.8.214\",\n    \
         \"ansible_ssh_private_key_file\": \"/var/lib/mestral-lab/id_ed25519\",\n    \
@@ -136,7 +145,13 @@ fn graph_and_host_of_the_lab_groups() {
 
     let out = mestral(
         &repo(),
-        &["inventory", "-i", "inventory/labs.yml", "--host", "lab7-calxitu"],
+        &[
+            "inventory",
+            "-i",
+            "inventory/labs.yml",
+            "--host",
+            "lab7-calxitu",
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -229,7 +244,10 @@ fn every_level_of_precedence() {
     let inline = |k: &str, v: &str| format!(" {k}={v}");
     let level = |name: &str| LEVELS.iter().position(|l| *l == name).unwrap();
 
-    s.write("pb/roles/r/defaults/main.yml", &defs(level("role_defaults"), yaml));
+    s.write(
+        "pb/roles/r/defaults/main.yml",
+        &defs(level("role_defaults"), yaml),
+    );
     s.write(
         "inv/hosts",
         &format!(
@@ -247,10 +265,22 @@ fn every_level_of_precedence() {
         "pb/group_vars/all.yml",
         &defs(level("playbook_group_vars_all"), yaml),
     );
-    s.write("inv/group_vars/g.yml", &defs(level("inventory_group_vars"), yaml));
-    s.write("pb/group_vars/g.yml", &defs(level("playbook_group_vars"), yaml));
-    s.write("inv/host_vars/h1.yml", &defs(level("inventory_host_vars"), yaml));
-    s.write("pb/host_vars/h1.yml", &defs(level("playbook_host_vars"), yaml));
+    s.write(
+        "inv/group_vars/g.yml",
+        &defs(level("inventory_group_vars"), yaml),
+    );
+    s.write(
+        "pb/group_vars/g.yml",
+        &defs(level("playbook_group_vars"), yaml),
+    );
+    s.write(
+        "inv/host_vars/h1.yml",
+        &defs(level("inventory_host_vars"), yaml),
+    );
+    s.write(
+        "pb/host_vars/h1.yml",
+        &defs(level("playbook_host_vars"), yaml),
+    );
     s.write("pb/files.yml", &defs(level("play_vars_files"), yaml));
     s.write("pb/roles/r/vars/main.yml", &defs(level("role_vars"), yaml));
 
@@ -259,10 +289,7 @@ fn every_level_of_precedence() {
             .map(|l| format!("{}{l}\n", " ".repeat(n)))
             .collect()
     };
-    let mut tasks = format!(
-        "- set_fact:\n{}",
-        indent(4, defs(level("set_fact"), yaml))
-    );
+    let mut tasks = format!("- set_fact:\n{}", indent(4, defs(level("set_fact"), yaml)));
     for v in 1..=LEVELS.len() {
         tasks.push_str(&format!(
             "- debug: var=v{v:02}\n  vars:\n{}",
@@ -281,7 +308,13 @@ fn every_level_of_precedence() {
 
     let extra = format!("v{:02}=extra_vars", LEVELS.len());
     let out = mestral(&s.0, &["-i", "inv", "pb/site.yml", "-e", &extra]);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let want: Vec<String> = LEVELS
         .iter()
         .enumerate()

@@ -131,14 +131,23 @@ fn two_lab_groups_two_swarms() {
             nodes,
             format!("{lab}-calxitu Ready Leader\n{lab}-calxitu2 Ready")
         );
-        let services = on_host(&manager, "docker service ls --format '{{.Name}} {{.Replicas}}'");
+        let services = on_host(
+            &manager,
+            "docker service ls --format '{{.Name}} {{.Replicas}}'",
+        );
         assert_eq!(services, "mestral-app 2/2 (max 1 per node)");
-        clusters.push(on_host(&manager, "docker info --format '{{.Swarm.Cluster.ID}}'"));
+        clusters.push(on_host(
+            &manager,
+            "docker info --format '{{.Swarm.Cluster.ID}}'",
+        ));
         tokens.push(on_host(&manager, "docker swarm join-token -q worker"));
     }
     assert_ne!(clusters[0], clusters[1]);
     assert_ne!(tokens[0], tokens[1]);
-    let cases = [("lab01-calxitu2", "172.30.8.201:2377"), ("lab02-calxitu2", "172.30.8.203:2377")];
+    let cases = [
+        ("lab01-calxitu2", "172.30.8.201:2377"),
+        ("lab02-calxitu2", "172.30.8.203:2377"),
+    ];
     for (worker, manager) in cases {
         let managers = on_host(
             worker,

@@ -5,6 +5,7 @@
 mod builtin;
 mod facts;
 mod pool;
+mod result;
 mod run_task;
 mod scope;
 
@@ -118,7 +119,7 @@ impl Runner {
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
         let mut hosts = self.inventory.select(&play.hosts)?;
         if let Some(limit) = &self.opts.limit {
-            let allowed: HashSet<String> = self.inventory.select(limit)?.into_iter().collect();
+            let allowed: HashSet<String> = self.inventory.select_limit(limit)?.into_iter().collect();
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::result::OneResult;
 use super::{builtin, escalation, Options, Pool};
 use crate::connection::Unreachable;
-use crate::modules::{self, FileDiff, ModuleCtx, ModuleOutput};
+use crate::modules::{self, FileDiff, ModuleCtx};
 use crate::output::{HostReport, Reporter, ResultLine, Status};
 use crate::playbook::{Action, Play, Task};
 use crate::template::Templar;
@@ -467,125 +468,6 @@ impl TaskRun<'_> {
                     r.msg = Some(format!("failed_when: {e}"));
                 }
             }
-        }
-    }
-}
-
-/// One run of the module, before it becomes a reported outcome.
-struct OneResult {
-    status: Status,
-    msg: Option<String>,
-    registered: Value,
-    facts: Vars,
-    ansible_facts: Vars,
-    diffs: Vec<FileDiff>,
-    delegated: Option<String>,
-    /// The module wants its values printed even without -v (debug).
-    show: bool,
-}
-
-impl OneResult {
-    fn skipped() -> Self {
-        OneResult {
-            status: Status::Skipped,
-            msg: None,
-            registered: json!({"changed": false, "skipped": true,
-                "skip_reason": "Conditional result was False"}),
-            facts: Vars::new(),
-            ansible_facts: Vars::new(),
-            diffs: vec![],
-            delegated: None,
-            show: false,
-        }
-    }
-
-    fn error(msg: String) -> Self {
-        OneResult {
-            status: Status::Failed,
-            registered: json!({"changed": false, "failed": true, "msg": msg}),
-            msg: Some(msg),
-            ..OneResult::skipped()
-        }
-    }
-
-    fn unreachable(msg: String) -> Self {
-        OneResult {
-            status: Status::Unreachable,
-            registered: json!({"changed": false, "msg": msg, "unreachable": true}),
-            ..OneResult::error(msg)
-        }
-    }
-
-    fn from_output(out: ModuleOutput, delegated: Option<String>, diff: bool) -> Self {
-        let status = if out.failed {
-            Status::Failed
-        } else if out.skipped {
-            Status::Skipped
-        } else if out.changed {
-            Status::Changed
-        } else {
-            Status::Ok
-        };
-        let show = out.values.contains_key("_show");
-        let mut registered = Vars::new();
-        for (k, v) in out.values {
-            if k != "_show" {
-                registered.insert(k, v);
-            }
-        }
-        registered.insert("changed".into(), json!(out.changed));
-        if out.failed {
-            registered.insert("failed".into(), json!(true));
-        }
-        if out.skipped {
-            registered.insert("skipped".into(), json!(true));
-        }
-        if let Some(m) = &out.msg {
-            registered.entry("msg").or_insert_with(|| json!(m));
-        }
-        let (facts, ansible_facts) = match out.facts {
-            Some(f) if registered.contains_key("_set_fact") => {
-                registered.remove("_set_fact");
-                (f, Vars::new())
-            }
-            Some(f) => (Vars::new(), f),
-            None => (Vars::new(), Vars::new()),
-        };
-        OneResult {
-            status,
-            msg: out.msg,
-            registered: Value::Object(registered),
-            facts,
-            ansible_facts,
-            diffs: if diff { out.diffs } else { vec![] },
-            delegated,
-            show,
-        }
-    }
-
-    /// The JSON printed after `=>`: always for failures and debug, with -v for the rest.
-    fn detail(&self, verbosity: u8) -> Option<Value> {
-        match self.status {
-            Status::Failed | Status::Unreachable => {
-                let mut d = self.registered.clone();
-                if let Value::Object(map) = &mut d {
-                    if let Some(m) = &self.msg {
-                        map.insert("msg".into(), json!(m));
-                    }
-                    map.remove("failed");
-                }
-                Some(d)
-            }
-            _ if self.show => {
-                let mut d = self.registered.clone();
-                if let Value::Object(map) = &mut d {
-                    map.remove("changed");
-                }
-                Some(d)
-            }
-            Status::Skipped => None,
-            _ if verbosity > 0 => Some(self.registered.clone()),
-            _ => None,
         }
     }
 }

@@ -13,7 +13,11 @@ use crate::template::Templar;
 use crate::vars::{Scope, Value, Vars};
 
 /// The `plugin:` names this source answers to.
-pub(super) const PLUGINS: &[&str] = &["mestral.generator", "generator", "ansible.builtin.generator"];
+pub(super) const PLUGINS: &[&str] = &[
+    "mestral.generator",
+    "generator",
+    "ansible.builtin.generator",
+];
 
 const TOP_KEYS: &[&str] = &["plugin", "layers", "vars", "hosts"];
 const ENTITY_KEYS: &[&str] = &["name", "vars", "parents"];
@@ -79,8 +83,9 @@ fn layers(path: &Path, spec: Option<&Value>) -> Result<Vec<(String, Vec<Value>)>
     for (name, values) in spec {
         let values = match values {
             Value::Array(items) if !items.is_empty() => items.clone(),
-            Value::Object(range) => range_values(range)
-                .map_err(|e| anyhow!("{file}: layer '{name}': {e}"))?,
+            Value::Object(range) => {
+                range_values(range).map_err(|e| anyhow!("{file}: layer '{name}': {e}"))?
+            }
             _ => bail!(
                 "{file}: layer '{name}' must be a non-empty list of values or a range \
                  {{from: N, to: M, step: S}}"
@@ -113,7 +118,10 @@ fn range_values(range: &Vars) -> Result<Vec<Value>, String> {
     if to < from {
         return Err(format!("range runs backwards: from {from} to {to}"));
     }
-    Ok((from..=to).step_by(step as usize).map(Value::from).collect())
+    Ok((from..=to)
+        .step_by(step as usize)
+        .map(Value::from)
+        .collect())
 }
 
 /// Every combination of one value per layer; the first layer varies slowest.
@@ -181,14 +189,17 @@ impl Gen<'_> {
         let (name, vars, parents) = self.entity(spec, "hosts")?;
         let file = self.path.display();
         if name.is_empty() || name.contains(char::is_whitespace) {
-            bail!("{file}: hosts.name ({}) gives the host name '{name}'", self.at);
+            bail!(
+                "{file}: hosts.name ({}) gives the host name '{name}'",
+                self.at
+            );
         }
         let parent_names = self.parents(parents, "hosts.parents")?;
         let first = parent_names.first().map_or("ungrouped", String::as_str);
-        self.inv
-            .add_host(&name, first, vars, Some(self.path));
+        self.inv.add_host(&name, first, vars, Some(self.path));
         for group in parent_names.iter().skip(1) {
-            self.inv.add_host(&name, group, Vars::new(), Some(self.path));
+            self.inv
+                .add_host(&name, group, Vars::new(), Some(self.path));
         }
         Ok(())
     }
@@ -205,7 +216,10 @@ impl Gen<'_> {
         for spec in list {
             let (name, vars, grand) = self.entity(spec, place)?;
             if name.is_empty() || name.contains(char::is_whitespace) {
-                bail!("{file}: {place}.name ({}) gives the group name '{name}'", self.at);
+                bail!(
+                    "{file}: {place}.name ({}) gives the group name '{name}'",
+                    self.at
+                );
             }
             let g = self.inv.ensure_group(&name);
             crate::vars::merge(&mut g.vars, &vars);
@@ -220,7 +234,11 @@ impl Gen<'_> {
     }
 
     /// A `{name, vars, parents}` entry, its name and vars rendered for this combination.
-    fn entity<'s>(&self, spec: &'s Value, place: &str) -> Result<(String, Vars, Option<&'s Value>)> {
+    fn entity<'s>(
+        &self,
+        spec: &'s Value,
+        place: &str,
+    ) -> Result<(String, Vars, Option<&'s Value>)> {
         let file = self.path.display();
         let Value::Object(map) = spec else {
             bail!("{file}: {place}: each entry must be a mapping with a name");
@@ -230,9 +248,9 @@ impl Gen<'_> {
         }
         let fail = |what: &str, e: String| anyhow!("{file}: {place}.{what} ({}): {e}", self.at);
         let name = match map.get("name") {
-            Some(template @ Value::String(_)) => {
-                crate::vars::as_text(&render(self.templar, self.vars, template).map_err(|e| fail("name", e))?)
-            }
+            Some(template @ Value::String(_)) => crate::vars::as_text(
+                &render(self.templar, self.vars, template).map_err(|e| fail("name", e))?,
+            ),
             _ => bail!("{file}: {place}: a name template (text) is required"),
         };
         let vars = match map.get("vars") {
@@ -269,8 +287,14 @@ mod tests {
         let inv = Inventory::load(&[Path::new("inventory/labs.yml")]).unwrap();
         let hosts = inv.select("all").unwrap();
         assert_eq!(hosts.len(), 24);
-        assert_eq!(hosts[..3], ["lab01-calxitu", "lab01-calxitu2", "lab02-calxitu"]);
-        assert_eq!(inv.select("lab07").unwrap(), ["lab07-calxitu", "lab07-calxitu2"]);
+        assert_eq!(
+            hosts[..3],
+            ["lab01-calxitu", "lab01-calxitu2", "lab02-calxitu"]
+        );
+        assert_eq!(
+            inv.select("lab07").unwrap(),
+            ["lab07-calxitu", "lab07-calxitu2"]
+        );
         assert_eq!(inv.select("managers:&lab12").unwrap(), ["lab12-calxitu"]);
         assert_eq!(inv.select("swarm").unwrap(), hosts);
         assert_eq!(
@@ -289,7 +313,10 @@ mod tests {
             assert_eq!(vars["ansible_user"], json!("root"), "{host}");
         }
         let vars = inv.host_vars("lab07-calxitu2");
-        assert_eq!(vars["swarm_hosts"], json!(["lab07-calxitu", "lab07-calxitu2"]));
+        assert_eq!(
+            vars["swarm_hosts"],
+            json!(["lab07-calxitu", "lab07-calxitu2"])
+        );
         assert_eq!(vars["swarm_manager"], json!("lab07-calxitu"));
     }
 

@@ -173,7 +173,10 @@ fn no_match(inv: &Inventory, expr: &str) -> String {
 fn warn_once(text: String) {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let seen = SEEN.get_or_init(Mutex::default);
-    let first = seen.lock().map(|mut s| s.insert(text.clone())).unwrap_or(true);
+    let first = seen
+        .lock()
+        .map(|mut s| s.insert(text.clone()))
+        .unwrap_or(true);
     if first {
         super::warn(&text);
     }
@@ -401,7 +404,11 @@ mod tests {
         let inv = Inventory::load(&[Path::new("inventory/lab.ini")]).unwrap();
         let cases: &[(&str, &[&str], &str)] = &[
             ("wrkers", &[], "wrkers; did you mean 'workers'?"),
-            ("swarm:!manager", &["calxitu", "calxitu2"], "manager; did you mean 'managers'?"),
+            (
+                "swarm:!manager",
+                &["calxitu", "calxitu2"],
+                "manager; did you mean 'managers'?",
+            ),
             ("calxitu3", &[], "calxitu3; did you mean 'calxitu'?"),
             ("zzz*", &[], "zzz*"),
             ("nosuch:workers", &["calxitu2"], "nosuch"),

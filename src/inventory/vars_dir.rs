@@ -154,7 +154,9 @@ mod tests {
         let tmp = TempDir::new("bad");
         tmp.write("group_vars/all.yml", "- a\n- b\n");
         let mut inv = Inventory::empty();
-        let err = load(&mut inv, &tmp.0, Layer::Inventory).unwrap_err().to_string();
+        let err = load(&mut inv, &tmp.0, Layer::Inventory)
+            .unwrap_err()
+            .to_string();
         let file = tmp.0.join("group_vars/all.yml");
         assert_eq!(
             err,
@@ -165,7 +167,9 @@ mod tests {
         );
 
         tmp.write("group_vars/all.yml", "a: [1\n");
-        let err = load(&mut inv, &tmp.0, Layer::Inventory).unwrap_err().to_string();
+        let err = load(&mut inv, &tmp.0, Layer::Inventory)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!(
