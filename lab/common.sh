@@ -314,8 +314,12 @@ host_down() {
     if ip netns list | awk '{ print $1 }' | grep -qx "$(netns_of "$name")"; then
         ip netns del "$(netns_of "$name")"
     fi
+    # Deleting the netns destroys the veth pair asynchronously: it may vanish between the
+    # check and the delete, which is fine.
     if [[ -n $addr ]] && ip link show "$(veth_of "$addr")" >/dev/null 2>&1; then
-        ip link del "$(veth_of "$addr")"
+        ip link del "$(veth_of "$addr")" 2>/dev/null ||
+            ! ip link show "$(veth_of "$addr")" >/dev/null 2>&1 ||
+            die "$name: cannot delete $(veth_of "$addr")"
     fi
     # Nothing of a host is mounted on the machine side; be sure before rm -rf.
     awk -v h="$H" '$2 == h || index($2, h "/") == 1 { print $2 }' /proc/self/mounts |
