@@ -84,11 +84,21 @@ machine_facts() {
 hosts_of() { local i; for ((i = 1; i <= $1; i++)); do printf 'b%02d\n' "$i"; done; }
 addr() { awk -v n="$1" '$1 == n { print $2; exit }' /var/lib/mestral-lab/addresses; }
 
-# Fresh hosts: down, then up without dockerd.
+# Fresh hosts: down, then up without dockerd; checked (no /etc/calx anywhere), tried twice.
 fresh() {
-    bash lab/down.sh "$@" >/dev/null 2>&1 || true
-    LAB_DOCKER=0 bash lab/up.sh "$@" >"$WORK/out/up.log" 2>&1 ||
-        { tail -20 "$WORK/out/up.log" >&2; exit 1; }
+    local try h stale
+    for try in 1 2; do
+        bash lab/down.sh "$@" >"$WORK/out/down.log" 2>&1 || true
+        LAB_DOCKER=0 bash lab/up.sh "$@" >"$WORK/out/up.log" 2>&1 ||
+            { tail -20 "$WORK/out/up.log" >&2; exit 1; }
+        stale=()
+        for h in "$@"; do
+            bash lab/exec.sh "$h" test -e /etc/calx 2>/dev/null && stale+=("$h")
+        done
+        ((${#stale[@]} == 0)) && return 0
+        say "not fresh after down + up (try $try): ${stale[*]}; see $WORK/out/down.log"
+    done
+    exit 1
 }
 
 # Makes sure the hosts are up (someone's `lab/down.sh` may have taken them).

@@ -15,7 +15,7 @@
 # Environment: MESTRAL_BIN, FLOOR_BIN (default: built here with cargo --release), BENCH_WORK
 # (scratch folder, default /var/tmp/mestral-bench), SHARED (default: ../shared beside the
 # repository), REPS, BENCH_RESULTS (default bench/results.md; $BENCH_WORK/results-quick.md
-# with --quick), BENCH_IMAGE_MIB (default 1100).
+# with --quick), BENCH_IMAGE_MIB (default 1100), BENCH_EXTRAS=0 (no swarm, no image).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -49,7 +49,7 @@ prepare
 for n in "${SIZES[@]}"; do
     bench_size "$n" >>"$RESULTS.tmp"
 done
-if ((!QUICK)); then
+if ((!QUICK)) && [[ ${BENCH_EXTRAS:-1} != 0 ]]; then
     bench_swarm >>"$RESULTS.tmp"
     bench_image >>"$RESULTS.tmp"
 fi

@@ -19,3 +19,10 @@ bash lab/up.sh calxitu calxitu2
 
 echo "== tests"
 MESTRAL_LAB=1 cargo test --locked -- --test-threads=1
+
+# ---------------------------------------------------------------- benchmark (bench/, issue 6)
+# The fast subset of bench/run.sh: N=2 lab hosts, one round, against ansible-core 2.19 (which
+# it installs into a venv itself); fails unless mestral is at least 10x faster than Ansible
+# with the same changed counts per task. Builds mestral and the floor with --release.
+echo "== bench (fast subset)"
+bash bench/run.sh --quick

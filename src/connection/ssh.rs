@@ -177,6 +177,11 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
         ))
     })?
     .map_err(|e| unreachable(format!("cannot connect to {place}: {e}")))?;
+    // `Config::nodelay` applies only to sockets russh opens itself: without this, Nagle's
+    // algorithm holds back each small channel request for a delayed ACK (~40 ms a command).
+    socket
+        .set_nodelay(true)
+        .map_err(|e| unreachable(format!("cannot set TCP_NODELAY on {place}: {e}")))?;
     tracing::debug!(%place, elapsed = ?started.elapsed(), "TCP connected");
 
     let config = Arc::new(client::Config {
