@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 
 bash lab/deps.sh
 cargo build --release --locked
-if ! ip netns list | grep -q '^lab-calxitu\b'; then
-  bash lab/up.sh
-fi
+# Brings up whichever of the two hosts is not running yet (a running one is left as it is).
+bash lab/up.sh calxitu calxitu2
 exec ./target/release/mestral -i inventory/lab.ini playbooks/swarm.yml "$@"
