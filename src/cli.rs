@@ -111,7 +111,7 @@ pub struct Args {
     pub timeout: u64,
 
     /// Host key checking: accept-new (default), strict, or off.
-    #[arg(long = "host-key-checking")]
+    #[arg(long = "host-key-checking", value_parser = ["accept-new", "strict", "off"])]
     pub host_key_checking: Option<String>,
 
     /// Where roles are looked for after `roles/` beside the playbook (colon separated).
@@ -126,16 +126,29 @@ pub struct Args {
     #[arg(long = "list-tasks")]
     pub list_tasks: bool,
 
+    /// List the tags each play uses, and stop.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+
+    /// Start the playbook at the task of this name.
+    #[arg(long = "start-at-task")]
+    pub start_at_task: Option<String>,
+
+    /// Confirm each task before running it.
+    #[arg(long = "step")]
+    pub step: bool,
+
     /// Check the playbook's syntax, and stop.
     #[arg(long = "syntax-check")]
     pub syntax_check: bool,
 
     /// Colour: auto, always or never (NO_COLOR is honoured).
-    #[arg(long = "color", default_value = "auto")]
+    #[arg(long = "color", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
 
     /// Report format: text (ansible-playbook's) or json (JSON Lines, docs/json-output.md).
-    #[arg(long = "output", default_value = "text", value_parser = ["text", "json"])]
+    /// (`adhoc` is the `ansible` command's one-result-per-host format, used by `mestral adhoc`.)
+    #[arg(long = "output", default_value = "text", value_parser = ["text", "json", "adhoc"])]
     pub output: String,
 
     /// Plain append-only output even on a terminal (no live per-host states).
@@ -152,10 +165,23 @@ pub struct Args {
 }
 
 pub fn main() -> ExitCode {
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // A usage error exits 1 (bad input), as documented, rather than clap's 2, which
+    // means "a host failed" here.
+    let usage_exit = |e: clap::Error| -> ExitCode {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(exit::ERROR)
+        } else {
+            ExitCode::SUCCESS
+        }
+    };
+    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return usage_exit(e),
+    };
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_exit(e),
     };
     // The configuration file may set forks only when -f is not on the command line.
     let forks_given = matches.value_source("forks") == Some(clap::parser::ValueSource::CommandLine);
@@ -216,10 +242,10 @@ pub fn report_options(args: &Args) -> crate::output::ReportOptions {
     crate::output::ReportOptions {
         verbosity: args.verbose,
         color: !json && color_enabled(&args.color),
-        format: if json {
-            crate::output::Format::Json
-        } else {
-            crate::output::Format::Text
+        format: match args.output.as_str() {
+            "json" => crate::output::Format::Json,
+            "adhoc" => crate::output::Format::Adhoc,
+            _ => crate::output::Format::Text,
         },
         live: !json && !args.no_progress && console::Term::stdout().is_term(),
         timing: args.timing,
@@ -256,7 +282,10 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
     }
 
     let become_password = if args.ask_become_pass {
-        Some(rpassword::prompt_password("BECOME password: ").context("reading the password")?)
+        Some(rpassword::prompt_password("BECOME password: ").context(
+            "reading the become password (-K needs a terminal; without one, set \
+             ansible_become_password in the inventory or with -e)",
+        )?)
     } else {
         None
     };
@@ -277,9 +306,17 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         host_key_checking: args.host_key_checking.clone(),
         timeout: args.timeout,
         roles_path: args.roles_path.clone(),
+        start_at_task: args.start_at_task.clone(),
+        step: args.step,
     };
     let mut runner = Runner::new(inventory, opts, reporter);
 
+    if args.list_tags {
+        for pb in &playbooks {
+            print!("{}", crate::executor::list_tags(pb));
+        }
+        return Ok(exit::OK);
+    }
     if args.list_hosts || args.list_tasks {
         for pb in &playbooks {
             list(&runner, pb, args.list_hosts, args.list_tasks)?;

@@ -207,3 +207,20 @@ fn registered_output_is_data_not_a_template() {
         "{t}"
     );
 }
+
+/// A usage error is bad input: exit code 1, not clap's 2 (which means "a host failed").
+#[test]
+fn bad_flags_exit_one() {
+    let s = Scratch::new("flags");
+    for args in [
+        &["--color", "bogus", "pb.yml"][..],
+        &["--host-key-checking", "maybe", "pb.yml"],
+        &["--bogus"],
+        &[],
+    ] {
+        let out = mestral(&s.0, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+    let out = mestral(&s.0, &["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -36,33 +36,49 @@ fn stdout(out: &Output) -> String {
 }
 
 #[test]
-fn adhoc_runs_one_module_with_the_playbook_report() {
+fn adhoc_prints_the_ansible_commands_lines() {
     let dir = scratch("adhoc");
     let out = mestral(&dir, &["adhoc", "web:!beta", "-i", "inv.ini", "-m", "ping"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
-        "\nPLAY [adhoc: web:!beta] ********************************************************\n\
-         \nTASK [ping] ********************************************************************\n\
-         ok: [alpha]\n\
-         \nPLAY RECAP *********************************************************************\n\
-         alpha                      : ok=1    changed=0    unreachable=0    failed=0    \
-         skipped=0    rescued=0    ignored=0   \n\n"
+        "alpha | SUCCESS => {\n    \"changed\": false,\n    \"ping\": \"pong\"\n}\n"
     );
 
-    // `-a` alone runs it through the shell; a failing command fails with exit code 2.
-    let out = mestral(&dir, &["adhoc", "beta", "-i", "inv.ini", "-a", "exit 4"]);
-    assert_eq!(out.status.code(), Some(2));
-    let text = stdout(&out);
-    let fatal = text
-        .lines()
-        .find(|l| l.starts_with("fatal: [beta]: FAILED! => "))
-        .unwrap_or_else(|| panic!("{text}"));
+    // `-a` alone runs it through the shell, output after `rc=N >>` as `ansible` prints it.
+    let out = mestral(
+        &dir,
+        &[
+            "adhoc",
+            "web",
+            "-i",
+            "inv.ini",
+            "-a",
+            "echo hi >&2; echo out",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
     assert_eq!(
-        fatal,
-        "fatal: [beta]: FAILED! => {\"rc\": 4, \"stdout_lines\": [], \"stderr_lines\": [], \
-         \"stdout\": \"\", \"stderr\": \"\", \"cmd\": \"exit 4\", \"changed\": true, \
-         \"msg\": \"non-zero return code\"}"
+        stdout(&out),
+        "alpha | CHANGED | rc=0 >>\nouthi\nbeta | CHANGED | rc=0 >>\nouthi\n"
+    );
+
+    // A failing command fails with exit code 2: stdout, stderr and the message run together.
+    let out = mestral(
+        &dir,
+        &[
+            "adhoc",
+            "beta",
+            "-i",
+            "inv.ini",
+            "-a",
+            "echo oops >&2; exit 4",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stdout(&out),
+        "beta | FAILED | rc=4 >>\noopsnon-zero return code\n"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

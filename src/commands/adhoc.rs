@@ -180,7 +180,13 @@ fn task(module: &str, args: &str) -> Value {
 pub async fn run(a: &AdhocArgs) -> Result<u8> {
     let name = format!("adhoc: {}", a.pattern);
     let pb = ScratchPlaybook::write("adhoc", &name, &a.pattern, vec![task(&a.module, &a.args)])?;
-    let mut more = vec!["--output", a.output.as_str()];
+    // Text means the `ansible` command's own lines here, not ansible-playbook's.
+    let output = if a.output == "text" {
+        "adhoc"
+    } else {
+        a.output.as_str()
+    };
+    let mut more = vec!["--output", output];
     if a.check {
         more.push("-C");
     }

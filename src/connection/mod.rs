@@ -84,6 +84,8 @@ impl std::error::Error for Unreachable {}
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
+    /// Variables exported before every command of this handle (a task's `environment`).
+    env: Arc<Vec<(String, String)>>,
 }
 
 struct Inner {
@@ -115,7 +117,16 @@ impl Session {
         };
         Ok(Session {
             inner: Arc::new(Inner { name, transport }),
+            env: Arc::new(Vec::new()),
         })
+    }
+
+    /// The same session, with `env` exported before each command run through this handle.
+    pub fn with_env(&self, env: Vec<(String, String)>) -> Session {
+        Session {
+            inner: self.inner.clone(),
+            env: Arc::new(env),
+        }
     }
 
     /// The remote user the session logged in as.
@@ -175,6 +186,18 @@ impl Session {
         tokio::sync::watch::Receiver<run::Gate>,
         run::WriteSide,
     )> {
+        let exported;
+        let command = if self.env.is_empty() {
+            command
+        } else {
+            let mut text = String::new();
+            for (k, v) in self.env.iter() {
+                text.push_str(&format!("export {k}={}; ", quote(v)));
+            }
+            text.push_str(command);
+            exported = text;
+            exported.as_str()
+        };
         let line = sudo::command_line(command, &self.user(), escalation, sudo::success_marker());
         let (read, write) = match &self.inner.transport {
             Transport::Local { .. } => {

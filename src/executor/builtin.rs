@@ -1,7 +1,7 @@
 //! Actions that run on the controller and act on the run itself rather than on a host:
 //! `debug`, `set_fact`, `fail`, `assert`, `include_vars` and `meta`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
@@ -16,7 +16,7 @@ pub fn run(
     args: &Value,
     scope: &Scope,
     templar: &Templar,
-    playbook_dir: &Path,
+    search: &[PathBuf],
 ) -> Result<ModuleOutput> {
     let empty = Vars::new();
     let map = args.as_object().unwrap_or(&empty);
@@ -46,7 +46,14 @@ pub fn run(
                 .or_else(|| map.get("_raw_params"))
                 .map(as_text)
                 .ok_or_else(|| anyhow!("include_vars needs a file"))?;
-            let vars = read_vars_file(&playbook_dir.join(&file))?;
+            let path = find_file(&file, search)
+                .ok_or_else(|| anyhow!("include_vars: could not find '{file}'"))?;
+            let mut vars = read_vars_file(&path)?;
+            if let Some(name) = map.get("name") {
+                let mut wrapped = Vars::new();
+                wrapped.insert(as_text(name), Value::Object(vars));
+                vars = wrapped;
+            }
             let mut out = ModuleOutput::ok();
             out.values.insert("_set_fact".into(), json!(true));
             out.values
@@ -65,6 +72,15 @@ pub fn run(
         }
         other => bail!("'{other}' is not an executor action"),
     }
+}
+
+/// A controller file: absolute, or the first of the search folders that holds it.
+fn find_file(name: &str, search: &[PathBuf]) -> Option<PathBuf> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    search.iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// `debug: msg=...` prints the message; `debug: var=x` prints the variable's value.

@@ -42,6 +42,112 @@ pub async fn gather(session: &Session) -> Result<Vars> {
     Ok(parse(&out.stdout_text()))
 }
 
+/// The facts of each subset `gather_subset` can name; `min` is always given unless excluded.
+const SUBSETS: &[(&str, &[&str])] = &[
+    (
+        "min",
+        &[
+            "hostname",
+            "nodename",
+            "fqdn",
+            "system",
+            "kernel",
+            "architecture",
+            "machine",
+            "user_id",
+            "user_uid",
+            "distribution",
+            "distribution_version",
+            "distribution_major_version",
+            "distribution_release",
+            "os_family",
+            "service_mgr",
+            "docker_present",
+        ],
+    ),
+    (
+        "hardware",
+        &["processor_vcpus", "processor_count", "memtotal_mb"],
+    ),
+    ("network", &["default_ipv4", "all_ipv4_addresses"]),
+];
+
+/// Keeps the facts of the subsets asked for (`all`, `min`, `hardware`, `network`, each
+/// excludable with `!`), as Ansible's `gather_subset` does.
+pub fn select(facts: Vars, subsets: &[String]) -> anyhow::Result<Vars> {
+    let mut wanted: Vec<&str> = vec!["min"];
+    let mut excluded: Vec<&str> = Vec::new();
+    for s in subsets {
+        let (negated, name) = match s.trim().strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, s.trim()),
+        };
+        let names: Vec<&str> = match name {
+            "all" => SUBSETS
+                .iter()
+                .map(|(n, _)| *n)
+                .filter(|n| *n != "min")
+                .collect(),
+            known if SUBSETS.iter().any(|(n, _)| *n == known) => vec![known],
+            other => anyhow::bail!(
+                "gather_subset: '{other}' is not a subset (all, min, hardware, network)"
+            ),
+        };
+        if negated {
+            excluded.extend(names);
+        } else {
+            wanted.extend(names);
+        }
+    }
+    let keep: Vec<&str> = SUBSETS
+        .iter()
+        .filter(|(n, _)| wanted.contains(n) && !excluded.contains(n))
+        .flat_map(|(_, facts)| facts.iter().copied())
+        .collect();
+    Ok(facts
+        .into_iter()
+        .filter(|(k, _)| keep.contains(&k.as_str()))
+        .collect())
+}
+
+/// The `setup` module: gathers, keeps `gather_subset` (default all) and the names matching
+/// `filter` (`ansible_*` patterns), and returns them as facts.
+pub async fn setup(session: &Session, args: &Value) -> Result<crate::modules::ModuleOutput> {
+    let list = |key: &str| -> Vec<String> {
+        match args.get(key) {
+            Some(Value::Array(items)) => items.iter().map(crate::vars::as_text).collect(),
+            Some(v) => crate::vars::as_text(v)
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let mut subsets = list("gather_subset");
+    if subsets.is_empty() {
+        subsets.push("all".into());
+    }
+    let mut facts = select(gather(session).await?, &subsets)?;
+    let filters = list("filter");
+    if !filters.is_empty() {
+        facts.retain(|k, _| {
+            filters
+                .iter()
+                .any(|f| super::glob::matches(f, &format!("ansible_{k}")))
+        });
+    }
+    let shown: Vars = facts
+        .iter()
+        .map(|(k, v)| (format!("ansible_{k}"), v.clone()))
+        .collect();
+    let mut out = crate::modules::ModuleOutput::ok();
+    out.values
+        .insert("ansible_facts".into(), Value::Object(shown));
+    out.facts = Some(facts);
+    Ok(out)
+}
+
 /// Turns the script's output into Ansible-shaped facts.
 pub fn parse(text: &str) -> Vars {
     let mut raw = std::collections::HashMap::new();
@@ -147,5 +253,25 @@ mod tests {
         assert_eq!(f["all_ipv4_addresses"], json!(["172.30.8.250"]));
         assert_eq!(f["service_mgr"], "sysvinit");
         assert_eq!(f["docker_present"], true);
+    }
+
+    #[test]
+    fn subsets() {
+        let facts = || parse("hostname=h\nnproc=2\nmemtotal_kb=1024\ndefault_addr=10.0.0.1/8\n");
+        let keys = |subsets: &[&str]| -> Vec<String> {
+            let s: Vec<String> = subsets.iter().map(|s| s.to_string()).collect();
+            let mut k: Vec<String> = select(facts(), &s).unwrap().keys().cloned().collect();
+            k.retain(|k| ["hostname", "memtotal_mb", "default_ipv4"].contains(&k.as_str()));
+            k
+        };
+        assert_eq!(keys(&["all"]), ["hostname", "memtotal_mb", "default_ipv4"]);
+        assert_eq!(keys(&["!all"]), ["hostname"]);
+        assert_eq!(keys(&["network"]), ["hostname", "default_ipv4"]);
+        assert_eq!(keys(&["all", "!hardware"]), ["hostname", "default_ipv4"]);
+        assert_eq!(keys(&["!all", "!min"]), Vec::<String>::new());
+        assert_eq!(
+            select(facts(), &["disks".into()]).unwrap_err().to_string(),
+            "gather_subset: 'disks' is not a subset (all, min, hardware, network)"
+        );
     }
 }

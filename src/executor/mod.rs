@@ -2,8 +2,12 @@
 //! session per host, a bounded number of hosts in flight, handlers at the end of each play,
 //! and the recap at the end of the run.
 
+mod blocks;
 mod builtin;
 mod facts;
+mod flow;
+mod glob;
+mod include;
 mod pool;
 mod result;
 mod run_task;
@@ -21,6 +25,7 @@ use crate::playbook::{Action, Play, Playbook, Task};
 use crate::template::Templar;
 use crate::vars::{Value, Vars};
 
+pub use flow::list_tags;
 pub use pool::Pool;
 use run_task::{HostOutcome, TaskRun};
 
@@ -43,6 +48,10 @@ pub struct Options {
     pub host_key_checking: Option<String>,
     pub timeout: u64,
     pub roles_path: Vec<PathBuf>,
+    /// `--start-at-task`: tasks before the first one of this name are not run.
+    pub start_at_task: Option<String>,
+    /// `--step`: ask before each task.
+    pub step: bool,
 }
 
 /// What the run ended with, for the exit code.
@@ -119,7 +128,8 @@ impl Runner {
     pub fn play_hosts(&self, play: &Play) -> Result<Vec<String>> {
         let mut hosts = self.inventory.select(&play.hosts)?;
         if let Some(limit) = &self.opts.limit {
-            let allowed: HashSet<String> = self.inventory.select_limit(limit)?.into_iter().collect();
+            let allowed: HashSet<String> =
+                self.inventory.select_limit(limit)?.into_iter().collect();
             hosts.retain(|h| allowed.contains(h));
         }
         Ok(hosts)
@@ -127,37 +137,71 @@ impl Runner {
 
     async fn run_play(&mut self, playbook: &Playbook, play: &Play) -> Result<()> {
         self.reporter.play(&play.name);
-        let mut hosts = self.play_hosts(play)?;
-        if hosts.is_empty() {
+        let all_hosts = self.play_hosts(play)?;
+        if all_hosts.is_empty() {
             self.reporter.plain("skipping: no hosts matched\n");
             return Ok(());
         }
-        for h in &hosts {
+        for h in &all_hosts {
             if !self.order.contains(h) {
                 self.order.push(h.clone());
             }
             self.hosts.entry(h.clone()).or_default();
         }
-        // Hosts that failed in an earlier play sit this one out, as in Ansible.
-        hosts.retain(|h| {
-            self.hosts
-                .get(h)
-                .map(|s| !s.failed && !s.unreachable)
-                .unwrap_or(true)
-        });
-        let play_vars = scope::play_vars(play, &playbook.dir())?;
+        let mut play_vars = scope::play_vars(play, &playbook.dir())?;
+        flow::prompt_vars(play, &mut play_vars, &self.opts)?;
         self.prepare_connections(play, &play_vars)?;
 
-        let mut ctx = PlayCtx {
-            play,
-            play_vars,
-            hosts: hosts.clone(),
-            notified: BTreeMap::new(),
-            playbook_dir: playbook.dir(),
-        };
+        let batches = flow::batches(&play.serial, &all_hosts);
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i > 0 {
+                self.reporter.play(&play.name);
+            }
+            // Hosts that failed earlier (in this play or an earlier one) sit this out.
+            let hosts: Vec<String> = batch
+                .into_iter()
+                .filter(|h| {
+                    self.hosts
+                        .get(h)
+                        .map(|s| !s.failed && !s.unreachable)
+                        .unwrap_or(true)
+                })
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let mut ctx = PlayCtx {
+                play,
+                play_vars: play_vars.clone(),
+                hosts: hosts.clone(),
+                batch: hosts,
+                all_hosts: all_hosts.clone(),
+                notified: BTreeMap::new(),
+                playbook_dir: playbook.dir(),
+                handlers: Vec::new(),
+                ended: HashSet::new(),
+                stop: false,
+                abort: false,
+                quiet_stop: false,
+                started: self.opts.start_at_task.is_none(),
+            };
+            self.run_batch(&mut ctx).await?;
+            let all_failed = ctx
+                .batch
+                .iter()
+                .all(|h| self.hosts.get(h).is_some_and(|s| s.failed || s.unreachable));
+            if ctx.abort || all_failed {
+                break;
+            }
+        }
+        Ok(())
+    }
 
+    /// One batch of hosts (the whole play without `serial`): facts, tasks, handlers.
+    async fn run_batch(&mut self, ctx: &mut PlayCtx<'_>) -> Result<()> {
+        let play = ctx.play;
         if play.gather_facts {
-            self.gather_facts(&ctx).await;
+            self.gather_facts(ctx).await;
         }
         let tasks: Vec<&Task> = play
             .tasks
@@ -165,33 +209,16 @@ impl Runner {
             .filter(|t| self.tag_selected(play, t))
             .collect();
         for task in tasks {
-            if self.active(&ctx).is_empty() {
+            if self.active(ctx).is_empty() || ctx.stop {
                 break;
             }
-            self.run_task(&mut ctx, task, false).await?;
+            self.run_task(ctx, task, false).await?;
         }
-
-        // Handlers, in the order they are defined, for the hosts that notified them.
-        for handler in &play.handlers {
-            let names: Vec<&str> = std::iter::once(handler.name.as_deref().unwrap_or(""))
-                .chain(handler.listen.iter().map(String::as_str))
-                .collect();
-            let wanted: Vec<String> = ctx
-                .active_hosts(&self.hosts)
-                .into_iter()
-                .filter(|h| {
-                    ctx.notified
-                        .get(h)
-                        .map(|n| names.iter().any(|x| n.contains(*x)))
-                        .unwrap_or(false)
-                })
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let saved = std::mem::replace(&mut ctx.hosts, wanted);
-            self.run_task(&mut ctx, handler, true).await?;
-            ctx.hosts = saved;
+        if ctx.stop && !ctx.quiet_stop {
+            self.reporter.banner("NO MORE HOSTS LEFT");
+        }
+        if !ctx.stop || play.force_handlers {
+            self.run_handlers(ctx).await?;
         }
         Ok(())
     }
@@ -237,8 +264,21 @@ impl Runner {
         let reporter = &self.reporter;
         let results = futures::future::join_all(hosts.iter().map(|h| async move {
             reporter.host_running(h);
-            let gathered = async { facts::gather(&pool.get(h).await?).await }.await;
-            let status = if gathered.is_ok() { Status::Ok } else { Status::Failed };
+            let subsets = &ctx.play.gather_subset;
+            let gathered = async {
+                let all = facts::gather(&pool.get(h).await?).await?;
+                if subsets.is_empty() {
+                    Ok(all)
+                } else {
+                    facts::select(all, subsets)
+                }
+            }
+            .await;
+            let status = if gathered.is_ok() {
+                Status::Ok
+            } else {
+                Status::Failed
+            };
             reporter.host_finished(h, status);
             gathered
         }))
@@ -275,8 +315,12 @@ impl Runner {
             state.stats.failed += 1;
             Status::Failed
         };
-        self.reporter
-            .host_result(&HostReport::single(host, status, &detail, Some(detail.clone())));
+        self.reporter.host_result(&HostReport::single(
+            host,
+            status,
+            &detail,
+            Some(detail.clone()),
+        ));
     }
 
     /// `--tags` / `--skip-tags` with Ansible's `always` and `never`.
@@ -303,6 +347,17 @@ impl Runner {
             .any(|t| tags.contains(&t.as_str()) || (t == "tagged" && !tags.is_empty()))
     }
 
+    /// The task's name for its banner, rendered as Ansible does when it holds a template
+    /// (with the first host's variables); as written when that fails.
+    fn banner_name(&self, ctx: &PlayCtx<'_>, task: &Task, host: Option<&String>) -> String {
+        let name = task.display_name();
+        let Some(host) = host.filter(|_| name.contains("{{")) else {
+            return name;
+        };
+        let scope = self.scope_for(self.task_vars(ctx, host, task));
+        self.templar.render_str(&name, &scope).unwrap_or(name)
+    }
+
     fn scope_for(&self, vars: Vars) -> crate::vars::Scope {
         let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
         crate::vars::Scope::new(vars, hostvars)
@@ -318,11 +373,27 @@ impl Runner {
         {
             return self.run_block(ctx, task, block, rescue, always).await;
         }
-        let name = task.display_name();
+        if !ctx.started {
+            let wanted = self.opts.start_at_task.as_deref().unwrap_or_default();
+            if task.display_name() != wanted && task.name.as_deref() != Some(wanted) {
+                return Ok(());
+            }
+            ctx.started = true;
+        }
+        if self.opts.step && !flow::step_confirms(&task.display_name())? {
+            return Ok(());
+        }
+        if let Action::Include { kind, args } = &task.action {
+            return self.run_include(ctx, task, *kind, args).await;
+        }
+        if task.module_name() == Some("meta") {
+            return self.run_meta(ctx, task).await;
+        }
         let mut hosts = self.active(ctx);
         if task.run_once {
             hosts.truncate(1);
         }
+        let name = self.banner_name(ctx, task, hosts.first());
         let origin = task.origin.to_string();
         self.reporter
             .task_start(&name, Some(&origin), handler, &hosts);
@@ -337,20 +408,15 @@ impl Runner {
         };
         let scopes: Vec<crate::vars::Scope> = hosts
             .iter()
-            .map(|h| {
-                let vars = scope::vars_for(
-                    &self.inventory,
-                    h,
-                    self.hosts.get(h),
-                    &ctx.play_vars,
-                    Some(task),
-                    &self.opts,
-                    &ctx.play_hosts_value(),
-                );
-                crate::vars::Scope::new(vars, hostvars.clone())
-            })
+            .map(|h| crate::vars::Scope::new(self.task_vars(ctx, h, task), hostvars.clone()))
             .collect();
-        let forks = tokio::sync::Semaphore::new(self.opts.forks.max(1));
+        let mut limit = self.opts.forks.max(1);
+        for throttle in [task.throttle, ctx.play.throttle] {
+            if throttle > 0 {
+                limit = limit.min(throttle);
+            }
+        }
+        let forks = tokio::sync::Semaphore::new(limit);
         let outcomes: Vec<HostOutcome> =
             futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
                 let run = &run;
@@ -370,8 +436,14 @@ impl Runner {
             .await;
 
         let all_hosts = self.active(ctx);
+        let mut newly_failed = false;
         for (host, outcome) in hosts.iter().zip(outcomes) {
+            newly_failed |=
+                matches!(outcome.status, Status::Failed | Status::Unreachable) && !outcome.ignored;
             self.apply_outcome(ctx, task, host, &outcome, &all_hosts);
+        }
+        if newly_failed {
+            self.after_failure(ctx, task);
         }
         Ok(())
     }
@@ -398,6 +470,12 @@ impl Runner {
                     .registered
                     .insert(name.clone(), outcome.registered.clone());
             }
+            // `delegate_facts` gives the facts to the host the task was delegated to.
+            let owner = match (&outcome.delegated, task.delegate_facts) {
+                (Some(d), true) => d.clone(),
+                _ => target.clone(),
+            };
+            let state = self.hosts.entry(owner).or_default();
             for (k, v) in &outcome.facts {
                 state.registered.insert(k.clone(), v.clone());
             }
@@ -435,72 +513,39 @@ impl Runner {
             }
         }
     }
-
-    /// A block: its tasks, then `rescue` for hosts that failed in it, then `always`.
-    async fn run_block(
-        &mut self,
-        ctx: &mut PlayCtx<'_>,
-        parent: &Task,
-        block: &[Task],
-        rescue: &[Task],
-        always: &[Task],
-    ) -> Result<()> {
-        let inherit = |t: &Task| {
-            let mut t = t.clone();
-            crate::playbook::inherit_from(&mut t, parent);
-            t
-        };
-        let before: HashSet<String> = self
-            .hosts
-            .iter()
-            .filter(|(_, s)| s.failed)
-            .map(|(h, _)| h.clone())
-            .collect();
-        for t in block {
-            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
-        }
-        if !rescue.is_empty() {
-            let failed_here: Vec<String> = ctx
-                .hosts
-                .iter()
-                .filter(|h| !before.contains(*h) && self.hosts.get(*h).is_some_and(|s| s.failed))
-                .cloned()
-                .collect();
-            for h in &failed_here {
-                let state = self.hosts.entry(h.clone()).or_default();
-                state.failed = false;
-                state.stats.failed = state.stats.failed.saturating_sub(1);
-                state.stats.rescued += 1;
-            }
-            if !failed_here.is_empty() {
-                let saved = std::mem::replace(&mut ctx.hosts, failed_here);
-                for t in rescue {
-                    Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
-                }
-                ctx.hosts = saved;
-            }
-        }
-        for t in always {
-            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
-        }
-        Ok(())
-    }
 }
 
 /// State of the play being run.
 struct PlayCtx<'a> {
     play: &'a Play,
     play_vars: Vars,
+    /// The hosts the current task list runs on (a block's rescue or an include narrows it).
     hosts: Vec<String>,
+    /// The hosts of this `serial` batch, and of the whole play.
+    batch: Vec<String>,
+    all_hosts: Vec<String>,
     /// Handler names notified, per host.
     notified: BTreeMap<String, HashSet<String>>,
     playbook_dir: PathBuf,
+    /// Handlers of roles brought in by `include_role`.
+    handlers: Vec<Task>,
+    /// Hosts that `meta: end_host` took out of the play.
+    ended: HashSet<String>,
+    /// No more tasks in this batch (`any_errors_fatal`, `max_fail_percentage`, `meta`).
+    stop: bool,
+    /// No more batches either.
+    abort: bool,
+    /// The stop was asked for (`meta`), not forced by failures.
+    quiet_stop: bool,
+    /// `--start-at-task` found its task.
+    started: bool,
 }
 
 impl PlayCtx<'_> {
     fn active_hosts(&self, states: &BTreeMap<String, HostState>) -> Vec<String> {
         self.hosts
             .iter()
+            .filter(|h| !self.ended.contains(*h))
             .filter(|h| {
                 states
                     .get(*h)
@@ -511,14 +556,28 @@ impl PlayCtx<'_> {
             .collect()
     }
 
-    fn play_hosts_value(&self) -> Value {
-        Value::Array(
-            self.hosts
-                .iter()
-                .map(|h| Value::String(h.clone()))
-                .collect(),
-        )
+    /// `ansible_play_hosts`: the play's hosts that have not failed.
+    fn play_hosts_value(&self, states: &BTreeMap<String, HostState>) -> Value {
+        names_value(&self.alive(&self.all_hosts, states))
     }
+
+    /// `ansible_play_batch` and `play_hosts`: this batch's hosts that have not failed.
+    fn batch_value(&self, states: &BTreeMap<String, HostState>) -> Value {
+        names_value(&self.alive(&self.batch, states))
+    }
+
+    fn alive(&self, hosts: &[String], states: &BTreeMap<String, HostState>) -> Vec<String> {
+        hosts
+            .iter()
+            .filter(|h| !self.ended.contains(*h))
+            .filter(|h| states.get(*h).is_none_or(|s| !s.failed && !s.unreachable))
+            .cloned()
+            .collect()
+    }
+}
+
+fn names_value(names: &[String]) -> Value {
+    Value::Array(names.iter().map(|h| Value::String(h.clone())).collect())
 }
 
 /// The escalation a task runs with, if any.

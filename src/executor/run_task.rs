@@ -44,7 +44,7 @@ pub(super) struct HostOutcome {
     pub facts: Vars,
     /// Values for `ansible_facts`.
     pub ansible_facts: Vars,
-    delegated: Option<String>,
+    pub delegated: Option<String>,
     lines: Vec<ItemLine>,
     /// Shown after the item lines of a loop that failed.
     summary: Option<Value>,
@@ -110,7 +110,11 @@ impl HostOutcome {
             ignored: self.ignored,
             lines,
             summary: self.summary.as_ref(),
-            result: if task.no_log { &censored } else { &self.registered },
+            result: if task.no_log {
+                &censored
+            } else {
+                &self.registered
+            },
             duration: self.duration,
         });
     }
@@ -121,23 +125,10 @@ impl TaskRun<'_> {
         let task = self.task;
 
         // The loop's items; a loop over nothing skips the task.
-        let items: Option<Vec<Value>> = match &task.loop_items {
-            None => None,
-            Some(raw) => match self.templar.render_value(raw, scope) {
-                Ok(Value::Array(items)) => Some(items),
-                Ok(Value::Object(map)) => Some(
-                    map.into_iter()
-                        .map(|(k, v)| json!({"key": k, "value": v}))
-                        .collect(),
-                ),
-                Ok(Value::Null) => Some(Vec::new()),
-                Ok(other) => {
-                    return self.fail(format!("loop needs a list, got {other}"), false);
-                }
-                Err(e) => return self.fail(format!("{}: {e}", task.origin), false),
-            },
+        let items = match self.loop_items(scope) {
+            Ok(items) => items,
+            Err(msg) => return self.fail(msg, false),
         };
-
         let Some(items) = items else {
             let one = self.one(host, scope).await;
             return self.single(one);
@@ -151,21 +142,15 @@ impl TaskRun<'_> {
         let mut facts = Vars::new();
         let mut ansible_facts = Vars::new();
         let mut delegated = None;
-        for item in items {
-            let mut vars = (*scope.vars).clone();
-            vars.insert(task.loop_var.clone(), item.clone());
-            // The item was rendered already: its text is data, not a template.
-            crate::vars::mark_raw(&mut vars, &task.loop_var);
-            let item_scope = Scope {
-                vars: std::sync::Arc::new(vars),
-                hostvars: scope.hostvars.clone(),
-            };
-            let label = match &task.loop_label {
-                Some(l) => self
-                    .templar
-                    .render_str(l, &item_scope)
-                    .unwrap_or_else(|_| l.clone()),
-                None => label_of(&item),
+        for (index, item) in items.into_iter().enumerate() {
+            if index > 0 && task.loop_pause > 0.0 {
+                tokio::time::sleep(Duration::from_secs_f64(task.loop_pause)).await;
+            }
+            let item_scope = item_scope(task, scope, &item, index);
+            let label = if task.no_log {
+                "None".to_string()
+            } else {
+                self.label(&item_scope, &item)
             };
             let r = self.one(host, &item_scope).await;
             if r.status == Status::Unreachable {
@@ -180,6 +165,10 @@ impl TaskRun<'_> {
             let mut reg = r.registered.clone();
             reg[task.loop_var.as_str()] = item.clone();
             reg["ansible_loop_var"] = json!(task.loop_var);
+            if let Some(index_var) = &task.index_var {
+                reg[index_var.as_str()] = json!(index);
+                reg["ansible_index_var"] = json!(index_var);
+            }
             results.push(reg);
             lines.push(ItemLine {
                 status: r.status,
@@ -229,6 +218,46 @@ impl TaskRun<'_> {
             lines,
             summary,
             duration: Duration::ZERO,
+        }
+    }
+
+    /// The rendered items of the task's loop, `None` without a loop; the message of a
+    /// failure otherwise.
+    pub fn loop_items(&self, scope: &Scope) -> Result<Option<Vec<Value>>, String> {
+        let task = self.task;
+        let Some(raw) = &task.loop_items else {
+            return Ok(None);
+        };
+        let items = match self.templar.render_value(raw, scope) {
+            Ok(Value::Array(items)) => items,
+            Ok(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect(),
+            Ok(Value::Null) => Vec::new(),
+            Ok(Value::String(s)) if task.loop_fileglob => vec![Value::String(s)],
+            Ok(other) => return Err(format!("loop needs a list, got {other}")),
+            Err(e) => return Err(format!("{}: {e}", task.origin)),
+        };
+        if !task.loop_fileglob {
+            return Ok(Some(items));
+        }
+        let search = self.search_paths();
+        let mut files = Vec::new();
+        for pattern in &items {
+            files.extend(super::glob::expand(&as_text(pattern), &search));
+        }
+        Ok(Some(files.into_iter().map(Value::String).collect()))
+    }
+
+    /// The text shown for an item: `loop_control.label` rendered, else the item itself.
+    pub fn label(&self, item_scope: &Scope, item: &Value) -> String {
+        match &self.task.loop_label {
+            Some(l) => self
+                .templar
+                .render_str(l, item_scope)
+                .unwrap_or_else(|_| l.clone()),
+            None => label_of(item),
         }
     }
 
@@ -326,12 +355,6 @@ impl TaskRun<'_> {
     /// Runs the module (or the executor's own action) and turns its output into a result.
     async fn call(&self, host: &str, name: &str, args: &Value, scope: &Scope) -> OneResult {
         let task = self.task;
-        if modules::EXECUTOR_MODULES.contains(&name) {
-            return match builtin::run(name, args, scope, self.templar, self.playbook_dir) {
-                Ok(out) => OneResult::from_output(out, None, false),
-                Err(e) => OneResult::error(format!("{e:#}")),
-            };
-        }
         let delegate = match &task.delegate_to {
             Some(d) => match self.templar.render_str(d, scope) {
                 Ok(d) => Some(d),
@@ -339,12 +362,33 @@ impl TaskRun<'_> {
             },
             None => None,
         };
+        if modules::EXECUTOR_MODULES.contains(&name) {
+            let search = self.vars_paths();
+            return match builtin::run(name, args, scope, self.templar, &search) {
+                Ok(out) => OneResult::from_output(out, delegate, false),
+                Err(e) => OneResult::error(format!("{e:#}")),
+            };
+        }
         let target = delegate.clone().unwrap_or_else(|| host.to_string());
         let target = target.as_str();
         let session = match self.pool.get(target).await {
             Ok(s) => s,
             Err(e) => return OneResult::unreachable(format!("{e:#}")),
         };
+        let session = match self.environment(scope) {
+            Ok(env) if env.is_empty() => session,
+            Ok(env) => session.with_env(env),
+            Err(msg) => return OneResult::error(msg),
+        };
+        if name == "setup" {
+            return match super::facts::setup(&session, args).await {
+                Ok(out) => OneResult::from_output(out, delegate, false),
+                Err(e) if e.downcast_ref::<Unreachable>().is_some() => {
+                    OneResult::unreachable(format!("{e:#}"))
+                }
+                Err(e) => OneResult::error(format!("{e:#}")),
+            };
+        }
         let become_ = escalation(task, self.play, &scope.vars, self.opts);
         let search = self.search_paths();
         let ctx = ModuleCtx {
@@ -369,7 +413,7 @@ impl TaskRun<'_> {
     }
 
     /// Where `src` files and templates are looked for: the role first, then the playbook.
-    fn search_paths(&self) -> Vec<PathBuf> {
+    pub fn search_paths(&self) -> Vec<PathBuf> {
         let mut paths = Vec::new();
         if let Some(role) = &self.task.role {
             paths.push(role.path.join("files"));
@@ -379,6 +423,48 @@ impl TaskRun<'_> {
         }
         paths.push(self.playbook_dir.join("files"));
         paths.push(self.playbook_dir.join("templates"));
+        paths.push(self.playbook_dir.to_path_buf());
+        paths
+    }
+
+    /// The play's and the task's `environment`, rendered, the task's winning.
+    fn environment(&self, scope: &Scope) -> Result<Vec<(String, String)>, String> {
+        let mut merged = self.play.environment.clone();
+        for (k, v) in &self.task.environment {
+            merged.insert(k.clone(), v.clone());
+        }
+        let mut out = Vec::new();
+        for (k, v) in merged {
+            let valid = !k.is_empty()
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!(
+                    "{}: environment: '{k}' is not a variable name",
+                    self.task.origin
+                ));
+            }
+            let value = self
+                .templar
+                .render_value(&v, scope)
+                .map_err(|e| format!("{}: environment {k}: {e}", self.task.origin))?;
+            out.push((k, as_text(&value)));
+        }
+        Ok(out)
+    }
+
+    /// Where `include_vars` looks: the role's `vars/`, beside the task's file, then the
+    /// playbook's `vars/` and folder.
+    fn vars_paths(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        if let Some(role) = &self.task.role {
+            paths.push(role.path.join("vars"));
+            paths.push(role.path.clone());
+        }
+        if let Some(dir) = self.task.origin.file.parent() {
+            paths.push(dir.to_path_buf());
+        }
+        paths.push(self.playbook_dir.join("vars"));
         paths.push(self.playbook_dir.to_path_buf());
         paths
     }
@@ -469,6 +555,22 @@ impl TaskRun<'_> {
                 }
             }
         }
+    }
+}
+
+/// The scope of one loop item: the loop variable and the index variable set.
+pub(super) fn item_scope(task: &Task, scope: &Scope, item: &Value, index: usize) -> Scope {
+    let mut vars = (*scope.vars).clone();
+    vars.insert(task.loop_var.clone(), item.clone());
+    // The item was rendered already: its text is data, not a template.
+    crate::vars::mark_raw(&mut vars, &task.loop_var);
+    if let Some(index_var) = &task.index_var {
+        vars.insert(index_var.clone(), json!(index));
+    }
+    vars.insert("ansible_loop_var".into(), json!(task.loop_var));
+    Scope {
+        vars: std::sync::Arc::new(vars),
+        hostvars: scope.hostvars.clone(),
     }
 }
 

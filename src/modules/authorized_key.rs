@@ -266,7 +266,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let file_attrs = Attrs {
         owner: Some(probe.uid.clone()),
         group: Some(probe.gid.clone()),
-        mode: Some(0o600),
+        mode: Some(super::mode::Mode::Octal(0o600)),
     };
     let dir_wrong = p.manage_dir
         && present

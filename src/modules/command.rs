@@ -3,6 +3,8 @@
 //! `pipefail` where the host has bash; `raw` sends the text as it is. `creates`/`removes`
 //! are probed first, and a command that runs always reports a change, as Ansible does.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
@@ -232,10 +234,14 @@ pub async fn run(
     let (text, cmd_value) = match (kind, &a.argv, a.cmd.as_ref().or(a.raw.as_ref())) {
         (Kind::Command, Some(argv), None) => {
             let words: Vec<String> = argv.iter().map(as_text).collect();
+            let words = expand_words(ctx, words).await?;
             (join_quoted(&words), json!(words))
         }
         (Kind::Command, None, Some(text)) => match split_words(text) {
-            Ok(words) => (join_quoted(&words), json!(words)),
+            Ok(words) => {
+                let words = expand_words(ctx, words).await?;
+                (join_quoted(&words), json!(words))
+            }
             Err(e) => return Ok(ModuleOutput::failed(format!("{module}: {e}"))),
         },
         (_, Some(_), Some(_)) => {
@@ -309,11 +315,74 @@ pub async fn run(
     let mut result = ModuleOutput::changed(true)
         .with_exec(&out)
         .with("cmd", cmd_value);
+    if kind == Kind::Raw {
+        // raw hands back the output untouched, final newline included
+        result = result
+            .with("stdout", json!(out.stdout_text()))
+            .with("stderr", json!(out.stderr_text()));
+    }
     if out.rc != 0 {
         result.failed = true;
         result.msg = Some("non-zero return code".into());
     }
     Ok(result)
+}
+
+/// Expands `$VAR`, `${VAR}` and a leading `~` in each word with the host's environment, as
+/// Ansible's command module does (unknown variables stay as written). The environment is read
+/// from the host only when some word needs it.
+async fn expand_words(ctx: &ModuleCtx<'_>, words: Vec<String>) -> Result<Vec<String>> {
+    if !words.iter().any(|w| w.contains('$') || w.starts_with('~')) {
+        return Ok(words);
+    }
+    let out = ctx.exec("env -0").await?;
+    let env = parse_env(&out.stdout);
+    Ok(words.iter().map(|w| expand_word(w, &env)).collect())
+}
+
+/// `NAME=value` records separated by NUL bytes, as `env -0` prints them.
+fn parse_env(out: &[u8]) -> BTreeMap<String, String> {
+    out.split(|&b| b == 0)
+        .filter_map(|rec| {
+            let rec = String::from_utf8_lossy(rec);
+            let (k, v) = rec.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Python's `os.path.expanduser(os.path.expandvars(word))` for `~` and `~/` (not `~user`).
+pub fn expand_word(word: &str, env: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, used) = if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => (&inner[..end], end + 2),
+                None => ("", 0),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        match env.get(name).filter(|_| !name.is_empty()) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&rest[at..at + 1 + used]),
+        }
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    let home = env.get("HOME");
+    match (out.strip_prefix('~'), home) {
+        (Some(tail), Some(home)) if tail.is_empty() || tail.starts_with('/') => {
+            format!("{}{tail}", home.trim_end_matches('/'))
+        }
+        _ => out,
+    }
 }
 
 fn join_quoted(words: &[String]) -> String {
@@ -441,6 +510,29 @@ mod tests {
             "set -- /v/*.log\\ x; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo r=1; \
              else echo r=0; fi; true"
         );
+    }
+
+    #[test]
+    fn expands_like_python() {
+        let env: BTreeMap<String, String> = [("HOME", "/root"), ("A_B", "x")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let cases = [
+            ("$HOME", "/root"),
+            ("${HOME}/x", "/root/x"),
+            ("$A_B.c", "x.c"),
+            ("$NOPE and ${NOPE}", "$NOPE and ${NOPE}"),
+            ("cost$", "cost$"),
+            ("${open", "${open"),
+            ("~", "/root"),
+            ("~/bin", "/root/bin"),
+            ("~other", "~other"),
+            ("a~", "a~"),
+        ];
+        for (word, want) in cases {
+            assert_eq!(expand_word(word, &env), want, "{word}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::mode::{mode_any, Mode};
 use super::remote_file::{self as rf, fail, Attrs, Content, Kind, ReadOpts, WriteSpec};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
@@ -30,8 +31,8 @@ struct Params {
     owner: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
-    #[serde(default, deserialize_with = "mode_opt")]
-    mode: Option<u32>,
+    #[serde(default, deserialize_with = "mode_any")]
+    mode: Option<Mode>,
     #[serde(default, deserialize_with = "mode_opt")]
     directory_mode: Option<u32>,
     #[serde(default = "yes", alias = "thirsty", deserialize_with = "loose_bool")]
@@ -214,7 +215,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         attrs: Attrs {
             owner: p.owner.clone(),
             group: p.group.clone(),
-            mode: p.mode,
+            mode: p.mode.clone(),
         },
         force: p.force,
         backup: p.backup,
@@ -315,7 +316,7 @@ mod tests {
             ..FileState::default()
         };
         let mode600 = Attrs {
-            mode: Some(0o600),
+            mode: Some(Mode::Octal(0o600)),
             ..Attrs::default()
         };
         let opts = |attrs: &Attrs, force| PutOpts {

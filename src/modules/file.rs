@@ -6,7 +6,8 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::args::{self, loose_bool, text_opt};
+use super::mode::{mode_any, Mode};
 use super::remote_file::{self as rf, attr_changes, fail, Attrs, FileState, Kind, ReadOpts};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
@@ -25,14 +26,49 @@ struct Params {
     owner: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
-    #[serde(default, deserialize_with = "mode_opt")]
-    mode: Option<u32>,
+    #[serde(default, deserialize_with = "mode_any")]
+    mode: Option<Mode>,
     #[serde(default, deserialize_with = "loose_bool")]
     recurse: bool,
     #[serde(default, deserialize_with = "loose_bool")]
     force: bool,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     follow: bool,
+    #[serde(default)]
+    access_time: Option<String>,
+    #[serde(default)]
+    modification_time: Option<String>,
+}
+
+/// What `access_time`/`modification_time` ask for: touch sets both to now by default, other
+/// states leave times alone unless told `now`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Time {
+    Now,
+    Preserve,
+}
+
+impl Time {
+    fn parse(what: &str, value: Option<&str>, default: Time) -> Result<Time, String> {
+        match value {
+            None => Ok(default),
+            Some("now") => Ok(Time::Now),
+            Some("preserve") => Ok(Time::Preserve),
+            Some(other) => Err(format!(
+                "{what} '{other}' is not supported: mestral takes 'now' or 'preserve'"
+            )),
+        }
+    }
+}
+
+/// The `touch` flags for the times to set now, or None when both are kept.
+pub fn touch_flags(atime: Time, mtime: Time) -> Option<&'static str> {
+    match (atime, mtime) {
+        (Time::Now, Time::Now) => Some(""),
+        (Time::Now, Time::Preserve) => Some("-a "),
+        (Time::Preserve, Time::Now) => Some("-m "),
+        (Time::Preserve, Time::Preserve) => None,
+    }
 }
 
 fn yes() -> bool {
@@ -148,6 +184,20 @@ pub fn step(
     })
 }
 
+/// `a/b/c` -> `a`, `a/b`, `a/b/c` (absolute paths keep their leading slash).
+pub fn prefixes(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut acc = String::from(if path.starts_with('/') { "/" } else { "" });
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        if !acc.is_empty() && !acc.ends_with('/') {
+            acc.push('/');
+        }
+        acc.push_str(part);
+        out.push(acc.clone());
+    }
+    out
+}
+
 /// The shell snippet for a step.
 fn step_script(step: &Step, path: &str, src: &str) -> String {
     let (p, s) = (quote(path), quote(src));
@@ -171,7 +221,7 @@ fn drift_script(path: &str, want: &Attrs) -> Option<String> {
     if let Some(g) = &want.group {
         tests.push(format!("! -group {}", quote(g)));
     }
-    if let Some(m) = want.mode {
+    if let Some(Mode::Octal(m)) = want.mode {
         tests.push(format!("! -perm {m:04o}"));
     }
     if tests.is_empty() {
@@ -182,6 +232,21 @@ fn drift_script(path: &str, want: &Attrs) -> Option<String> {
         quote(path),
         tests.join(" -o ")
     ))
+}
+
+/// Whether a symbolic mode would change anything under a tree: each path's mode is read and
+/// the mode applied to it, since the result depends on each one's current mode.
+async fn symbolic_drift(ctx: &ModuleCtx<'_>, path: &str, want: &Attrs) -> Result<bool> {
+    let Some(mode @ Mode::Symbolic(_)) = &want.mode else {
+        return Ok(false);
+    };
+    let script = format!("find {} ! -type l -printf '%y %m\\n'", quote(path));
+    let listing = rf::run_script(ctx, &format!("cannot inspect {path}"), &script).await?;
+    Ok(listing.lines().any(|line| {
+        let (kind, octal) = line.split_once(' ').unwrap_or((line, ""));
+        let cur = u32::from_str_radix(octal, 8).unwrap_or(0);
+        mode.resolve(cur, kind == "d").is_ok_and(|m| m != cur)
+    }))
 }
 
 pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
@@ -252,11 +317,27 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     )
     .or_else(fail)?;
 
+    // times: touch sets them to now unless preserved; other states only when asked
+    let default = if want == Want::Touch {
+        Time::Now
+    } else {
+        Time::Preserve
+    };
+    let atime = Time::parse("access_time", p.access_time.as_deref(), default).or_else(fail)?;
+    let mtime =
+        Time::parse("modification_time", p.modification_time.as_deref(), default).or_else(fail)?;
+    let times = touch_flags(atime, mtime).filter(|_| want != Want::Absent);
+    let step = match step {
+        // an existing path only gets its times set (below), if any
+        Step::Touch if cur.exists() => Step::None,
+        other => other,
+    };
+
     // attributes: all wanted ones on something new, the drifted ones otherwise
     let wanted = Attrs {
         owner: p.owner.clone(),
         group: p.group.clone(),
-        mode: p.mode,
+        mode: p.mode.clone(),
     };
     let is_link = want == Want::Link;
     let wanted = if is_link {
@@ -282,7 +363,9 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         }
         _ => false,
     };
-    let changed = step != Step::None || !attrs.is_empty() || drift;
+    let drift = drift || (p.recurse && cur.exists() && symbolic_drift(ctx, path, &wanted).await?);
+    let retime = times.is_some() && cur.exists() && step == Step::None;
+    let changed = step != Step::None || !attrs.is_empty() || drift || retime;
     let final_state = match want {
         Want::Absent => "absent",
         Want::Touch => "file",
@@ -306,7 +389,19 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     }
 
     let mut script = String::from("set -e\n");
-    script.push_str(&step_script(&step, path, &src));
+    if step == Step::Mkdir {
+        // like Ansible, every folder created on the way gets the wanted attributes
+        for dir in prefixes(path) {
+            let d = quote(&dir);
+            let set = wanted.commands(&d, false, false).replace('\n', "; ");
+            script.push_str(&format!("if [ ! -e {d} ]; then mkdir -- {d}; {set}fi\n"));
+        }
+    } else {
+        script.push_str(&step_script(&step, path, &src));
+    }
+    if let (true, Some(flags)) = (retime, times) {
+        script.push_str(&format!("touch {flags}-- {}\n", quote(path)));
+    }
     let apply = if p.recurse && drift { &wanted } else { &attrs };
     script.push_str(&apply.commands(&quote(path), p.recurse && drift, is_link));
     rf::run_script(ctx, &format!("cannot change {path}"), &script).await?;
@@ -323,6 +418,14 @@ mod tests {
             inode: "1:2".into(),
             ..FileState::default()
         }
+    }
+
+    #[test]
+    fn folder_prefixes() {
+        assert_eq!(prefixes("/a/b//c/"), ["/a", "/a/b", "/a/b/c"]);
+        assert_eq!(prefixes("x/y"), ["x", "x/y"]);
+        assert_eq!(touch_flags(Time::Preserve, Time::Preserve), None);
+        assert_eq!(touch_flags(Time::Now, Time::Preserve), Some("-a "));
     }
 
     #[test]
@@ -488,7 +591,7 @@ mod tests {
         let want = Attrs {
             owner: Some("bob".into()),
             group: None,
-            mode: Some(0o750),
+            mode: Some(Mode::Octal(0o750)),
         };
         assert_eq!(
             drift_script("/d", &want).unwrap(),

@@ -7,7 +7,8 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::args::{self, loose_bool, text_opt};
+use super::mode::{mode_any, Mode};
 use super::remote_file::{self as rf, fail, Attrs, Content, Kind, ReadOpts, WriteSpec};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::vars::Value;
@@ -45,8 +46,8 @@ struct Params {
     owner: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
-    #[serde(default, deserialize_with = "mode_opt")]
-    mode: Option<u32>,
+    #[serde(default, deserialize_with = "mode_any")]
+    mode: Option<Mode>,
     #[serde(default)]
     validate: Option<String>,
 }
@@ -123,7 +124,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let want = Attrs {
         owner: p.owner.clone(),
         group: p.group.clone(),
-        mode: p.mode,
+        mode: p.mode.clone(),
     };
     let attrs = if cur.exists() {
         rf::attr_changes(&want, &cur)

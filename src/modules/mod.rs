@@ -11,6 +11,7 @@
 pub mod apt;
 pub mod args;
 pub mod authorized_key;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod docker;
@@ -20,10 +21,15 @@ pub mod docker_image_copy;
 pub mod docker_service_spec;
 pub mod docker_swarm;
 pub mod docker_swarm_service;
+pub mod fetch;
 pub mod file;
+pub mod get_url;
 pub mod group;
+pub mod hostname;
 pub mod lineinfile;
+pub mod mode;
 pub mod openssh_keypair;
+pub mod pause;
 pub mod ping;
 pub mod remote_file;
 pub mod service;
@@ -31,6 +37,7 @@ pub mod slurp;
 pub mod stat;
 pub mod template;
 pub mod user;
+pub mod wait_for;
 
 use std::path::PathBuf;
 
@@ -209,7 +216,13 @@ pub const KNOWN: &[&str] = &[
     "template",
     "file",
     "lineinfile",
+    "blockinfile",
     "authorized_key",
+    "fetch",
+    "get_url",
+    "hostname",
+    "pause",
+    "wait_for",
     "slurp",
     "stat",
     "openssh_keypair",
@@ -218,6 +231,7 @@ pub const KNOWN: &[&str] = &[
     "service",
     "systemd",
     "ping",
+    "setup",
     "user",
     "group",
     "docker_swarm",
@@ -240,6 +254,12 @@ pub async fn run(name: &str, args: &Value, ctx: &ModuleCtx<'_>) -> Result<Module
         "template" => template::run(args, ctx).await,
         "file" => file::run(args, ctx).await,
         "lineinfile" => lineinfile::run(args, ctx).await,
+        "blockinfile" => blockinfile::run(args, ctx).await,
+        "fetch" => fetch::run(args, ctx).await,
+        "get_url" => get_url::run(args, ctx).await,
+        "hostname" => hostname::run(args, ctx).await,
+        "pause" => pause::run(args, ctx).await,
+        "wait_for" => wait_for::run(args, ctx).await,
         "authorized_key" => authorized_key::run(args, ctx).await,
         "slurp" => slurp::run(args, ctx).await,
         "stat" => stat::run(args, ctx).await,

@@ -223,7 +223,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let attrs = Attrs {
         owner: p.owner.clone(),
         group: p.group.clone(),
-        mode: p.mode,
+        mode: p.mode.map(super::mode::Mode::Octal),
     };
     let drift = match (&action, want.present) {
         (_, false) => Attrs::default(),

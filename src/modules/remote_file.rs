@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use anyhow::{anyhow, Result};
 use sha2::{Digest, Sha256};
 
+use super::mode::Mode;
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 
@@ -270,7 +271,7 @@ pub async fn run_script(ctx: &ModuleCtx<'_>, what: &str, script: &str) -> Result
 pub struct Attrs {
     pub owner: Option<String>,
     pub group: Option<String>,
-    pub mode: Option<u32>,
+    pub mode: Option<Mode>,
 }
 
 /// Which attributes must change: each `Some` is the value to set.
@@ -282,7 +283,15 @@ pub fn attr_changes(want: &Attrs, cur: &FileState) -> Attrs {
     Attrs {
         owner: differs(&want.owner, &cur.owner, cur.uid),
         group: differs(&want.group, &cur.group, cur.gid),
-        mode: want.mode.filter(|m| *m != cur.mode),
+        mode: match &want.mode {
+            // a symbolic mode that does not parse was refused with the parameters
+            Some(m) => m
+                .resolve(cur.mode, cur.kind == Kind::Dir)
+                .ok()
+                .filter(|m| *m != cur.mode & 0o7777)
+                .map(Mode::Octal),
+            None => None,
+        },
     }
 }
 
@@ -303,8 +312,8 @@ impl Attrs {
         if let Some(g) = &self.group {
             let _ = writeln!(s, "chgrp {r}{h}{} -- {target}", quote(g));
         }
-        if let Some(m) = self.mode {
-            let _ = writeln!(s, "chmod {r}{m:04o} -- {target}");
+        if let Some(m) = &self.mode {
+            let _ = writeln!(s, "chmod {r}{} -- {target}", m.chmod_arg());
         }
         s
     }
@@ -497,7 +506,7 @@ mod tests {
                 Attrs {
                     owner: Some("alice".into()),
                     group: Some("1000".into()),
-                    mode: Some(0o644),
+                    mode: Some(Mode::Octal(0o644)),
                 },
                 Attrs::default(),
             ),
@@ -505,24 +514,24 @@ mod tests {
                 Attrs {
                     owner: Some("bob".into()),
                     group: Some("0".into()),
-                    mode: Some(0o600),
+                    mode: Some(Mode::Octal(0o600)),
                 },
                 Attrs {
                     owner: Some("bob".into()),
                     group: Some("0".into()),
-                    mode: Some(0o600),
+                    mode: Some(Mode::Octal(0o600)),
                 },
             ),
             (
                 Attrs {
                     owner: Some("1000".into()),
                     group: None,
-                    mode: Some(0o4755),
+                    mode: Some(Mode::Octal(0o4755)),
                 },
                 Attrs {
                     owner: None,
                     group: None,
-                    mode: Some(0o4755),
+                    mode: Some(Mode::Octal(0o4755)),
                 },
             ),
         ];
@@ -536,7 +545,7 @@ mod tests {
         let a = Attrs {
             owner: Some("a b".into()),
             group: Some("g".into()),
-            mode: Some(0o600),
+            mode: Some(Mode::Octal(0o600)),
         };
         assert_eq!(
             a.commands("\"$t\"", true, true),
@@ -588,7 +597,7 @@ mod tests {
         assert_eq!(parse_state(&out.stdout).unwrap().kind, Kind::Absent);
 
         let attrs = Attrs {
-            mode: Some(0o640),
+            mode: Some(Mode::Octal(0o640)),
             ..Attrs::default()
         };
         let spec = WriteSpec {

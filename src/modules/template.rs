@@ -5,8 +5,9 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::args::{self, loose_bool, text_opt};
 use super::copy::{self, PutOpts};
+use super::mode::{mode_any, Mode};
 use super::remote_file::{self as rf, fail, Attrs};
 use super::{ModuleCtx, ModuleOutput};
 use crate::vars::Value;
@@ -24,8 +25,8 @@ struct Params {
     owner: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
-    #[serde(default, deserialize_with = "mode_opt")]
-    mode: Option<u32>,
+    #[serde(default, deserialize_with = "mode_any")]
+    mode: Option<Mode>,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     force: bool,
     #[serde(default, deserialize_with = "loose_bool")]
@@ -57,7 +58,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         attrs: Attrs {
             owner: p.owner,
             group: p.group,
-            mode: p.mode,
+            mode: p.mode.clone(),
         },
         force: p.force,
         backup: p.backup,
@@ -86,6 +87,9 @@ mod tests {
             &json!({"src": "a.j2", "dest": "/x", "mode": "0600"}),
         )
         .unwrap();
-        assert_eq!((p.mode, p.force, p.backup), (Some(0o600), true, false));
+        assert_eq!(
+            (p.mode, p.force, p.backup),
+            (Some(Mode::Octal(0o600)), true, false)
+        );
     }
 }

@@ -80,6 +80,9 @@ pub enum Format {
     Text,
     /// JSON Lines, docs/json-output.md.
     Json,
+    /// The `ansible` command's lines for ad-hoc runs: `host | CHANGED | rc=0 >>` and the
+    /// output, no banners and no recap.
+    Adhoc,
 }
 
 /// How the reporter writes.
@@ -208,6 +211,9 @@ impl Reporter {
 
     /// `PLAY [name] ****...` padded with stars to Ansible's 80 columns.
     pub fn banner(&self, text: &str) {
+        if self.opts.format == Format::Adhoc {
+            return;
+        }
         self.out(&format!("\n{}\n", banner_line(text)));
     }
 
@@ -295,6 +301,10 @@ impl Reporter {
             return;
         }
         drop(log);
+        if self.opts.format == Format::Adhoc {
+            self.out(&text::adhoc_result(r));
+            return;
+        }
         let mut text = String::new();
         for line in &r.lines {
             for d in line.diffs {
@@ -354,6 +364,9 @@ impl Reporter {
         }
         if self.is_json() {
             self.event(json::recap(hosts, &log.host_times, total));
+            return;
+        }
+        if self.opts.format == Format::Adhoc {
             return;
         }
         let failures = summary::failure_summary(&log.failures);

@@ -9,7 +9,7 @@ use serde_yaml::{Mapping, Value as Yaml};
 
 use super::roles::load_role;
 use super::task::{parse_tasks, TaskParser};
-use super::{Origin, Play, Playbook, Role};
+use super::{Origin, Play, Playbook, Prompt, Role};
 use crate::vars::{as_bool, from_yaml, Vars};
 
 /// Reads a YAML file; a syntax error names the file, line and column and shows the line
@@ -173,6 +173,7 @@ const PLAY_KEYS: &[&str] = &[
     "throttle",
     "vars_prompt",
     "force_handlers",
+    "gather_subset",
 ];
 
 fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) -> Result<Play> {
@@ -203,7 +204,7 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
             .map(|v| as_bool(&yaml_scalar(v)).unwrap_or(false))
     };
 
-    let mut parser = TaskParser::new(origin.file.clone(), roles_path.to_vec());
+    let mut parser = TaskParser::new(origin.file.clone(), dir.to_path_buf(), roles_path.to_vec());
     parser.locator.seek_key(origin.line, "hosts");
     let section = |key: &str, parser: &mut TaskParser| -> Result<Vec<_>> {
         match map.get(key) {
@@ -236,10 +237,52 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
         }
     }
 
+    handlers.append(&mut parser.handlers);
+
     let mut tasks = pre;
     tasks.extend(role_tasks);
     tasks.extend(main);
     tasks.extend(post);
+    let number = |key: &str| -> Result<Option<f64>> {
+        match map.get(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(v) => crate::vars::as_text(&yaml_scalar(v))
+                .trim_end_matches('%')
+                .parse()
+                .map(Some)
+                .map_err(|_| anyhow!("{}", at(&format!("'{key}' must be a number")))),
+        }
+    };
+    let serial = match map.get("serial") {
+        None | Some(Yaml::Null) => Vec::new(),
+        Some(Yaml::Sequence(list)) => list.iter().map(yaml_scalar).collect(),
+        Some(v) => vec![yaml_scalar(v)],
+    };
+    for size in &serial {
+        if serial_size(size, 100).is_none() {
+            bail!(
+                "{}",
+                at(&format!(
+                    "serial: '{}' is not a number or a percentage",
+                    crate::vars::as_text(size)
+                ))
+            );
+        }
+    }
+    let max_fail_percentage = number("max_fail_percentage")?;
+    let throttle = number("throttle")?.unwrap_or(0.0) as usize;
+    let vars_prompt = prompts(&map).map_err(|e| anyhow!("{}", at(&e.to_string())))?;
+    let environment =
+        vars_of(&map, "environment").map_err(|e| anyhow!("{}", at(&e.to_string())))?;
+    let strategy = str_of(&map, "strategy").unwrap_or_else(|| "linear".into());
+    if strategy != "linear" {
+        bail!(
+            "{}",
+            at(&format!(
+                "strategy '{strategy}' is not supported yet (only 'linear')"
+            ))
+        );
+    }
     Ok(Play {
         name,
         hosts,
@@ -249,15 +292,67 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
         escalate: flag("become"),
         become_user: str_of(&map, "become_user"),
         gather_facts: flag("gather_facts").unwrap_or(true),
+        gather_subset: list_of_str(&map, "gather_subset"),
         remote_user: str_of(&map, "remote_user"),
         connection: str_of(&map, "connection"),
         tags: list_of_str(&map, "tags"),
         any_errors_fatal: flag("any_errors_fatal").unwrap_or(false),
         ignore_unreachable: flag("ignore_unreachable").unwrap_or(false),
+        serial,
+        strategy,
+        max_fail_percentage,
+        throttle,
+        force_handlers: flag("force_handlers").unwrap_or(false),
+        vars_prompt,
+        environment,
         tasks,
         handlers,
         roles,
     })
+}
+
+/// A batch size of `serial` for a play of `total` hosts: a number, or a percentage of the
+/// hosts (rounded down, at least one). `None` when it is neither.
+pub fn serial_size(size: &crate::vars::Value, total: usize) -> Option<usize> {
+    let text = crate::vars::as_text(size);
+    let text = text.trim();
+    let n = match text.strip_suffix('%') {
+        Some(pct) => {
+            let pct: f64 = pct.trim().parse().ok()?;
+            (total as f64 * pct / 100.0).floor() as usize
+        }
+        None => text.parse::<usize>().ok()?,
+    };
+    Some(n.max(1))
+}
+
+/// `vars_prompt`: a list of `{name, prompt, default, private}`.
+fn prompts(map: &Mapping) -> Result<Vec<Prompt>> {
+    let Some(Yaml::Sequence(list)) = map.get("vars_prompt") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in list {
+        let Yaml::Mapping(m) = entry else {
+            bail!("each vars_prompt entry must be a mapping");
+        };
+        let name = str_of(m, "name").ok_or_else(|| anyhow!("a vars_prompt entry needs 'name'"))?;
+        for key in m.keys().filter_map(Yaml::as_str) {
+            if !["name", "prompt", "default", "private"].contains(&key) {
+                bail!("vars_prompt '{name}': '{key}' is not supported");
+            }
+        }
+        out.push(Prompt {
+            prompt: str_of(m, "prompt").unwrap_or_else(|| name.clone()),
+            default: m.get("default").map(yaml_scalar),
+            private: m
+                .get("private")
+                .map(|v| as_bool(&yaml_scalar(v)).unwrap_or(true))
+                .unwrap_or(true),
+            name,
+        });
+    }
+    Ok(out)
 }
 
 pub(super) fn yaml_scalar(v: &Yaml) -> crate::vars::Value {

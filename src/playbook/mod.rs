@@ -2,6 +2,7 @@
 //! executor trusts. Roles and `import_tasks` are expanded here, so the executor sees flat
 //! task lists that remember where each task came from.
 
+mod include;
 mod load;
 mod roles;
 mod task;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 
 use crate::vars::{Value, Vars};
 
-pub use load::{load_playbook, read_vars_file, read_yaml_file};
+pub use include::{load_included_role, load_task_file};
+pub use load::{load_playbook, read_vars_file, read_yaml_file, serial_size};
 pub use task::{inherit as inherit_from, split_free_form};
 
 /// Where a task was written, for messages: `playbooks/swarm.yml:14`.
@@ -40,6 +42,9 @@ pub struct Role {
     pub defaults: Vars,
     /// `vars/main.yml` plus the variables given where the role is used.
     pub vars: Vars,
+    /// `tasks_from` / `handlers_from` of `import_role` and `include_role`.
+    pub tasks_from: Option<String>,
+    pub handlers_from: Option<String>,
 }
 
 /// What a task does: one module call, or a block of tasks.
@@ -54,6 +59,27 @@ pub enum Action {
         rescue: Vec<Task>,
         always: Vec<Task>,
     },
+    /// `include_tasks` / `include_role`: resolved per host when the task runs.
+    Include {
+        kind: IncludeKind,
+        args: Value,
+    },
+}
+
+/// What a dynamic include brings in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncludeKind {
+    Tasks,
+    Role,
+}
+
+impl IncludeKind {
+    pub fn module(self) -> &'static str {
+        match self {
+            IncludeKind::Tasks => "include_tasks",
+            IncludeKind::Role => "include_role",
+        }
+    }
 }
 
 /// A task with every keyword mestral understands. Templates stay as written; the executor
@@ -71,6 +97,12 @@ pub struct Task {
     pub loop_items: Option<Value>,
     pub loop_var: String,
     pub loop_label: Option<String>,
+    /// `loop_control.index_var`: the name that holds the item's index.
+    pub index_var: Option<String>,
+    /// `loop_control.pause`: seconds between items.
+    pub loop_pause: f64,
+    /// `with_fileglob`: the items are patterns of files on the controller.
+    pub loop_fileglob: bool,
     pub notify: Vec<String>,
     pub changed_when: Option<Value>,
     pub failed_when: Option<Value>,
@@ -80,6 +112,11 @@ pub struct Task {
     pub tags: Vec<String>,
     pub run_once: bool,
     pub delegate_to: Option<String>,
+    /// Facts a delegated task sets go to the delegate, not the host.
+    pub delegate_facts: bool,
+    /// At most this many hosts run the task at once (0: no limit beyond forks).
+    pub throttle: usize,
+    pub any_errors_fatal: bool,
     pub vars: Vars,
     pub no_log: bool,
     pub check_mode: Option<bool>,
@@ -100,6 +137,7 @@ impl Task {
             (Some(n), _) => n.clone(),
             (None, Action::Module { name, .. }) => name.clone(),
             (None, Action::Block { .. }) => "block".to_string(),
+            (None, Action::Include { kind, .. }) => kind.module().to_string(),
         };
         match &self.role {
             Some(role) => format!("{} : {}", role.name, base),
@@ -110,7 +148,7 @@ impl Task {
     pub fn module_name(&self) -> Option<&str> {
         match &self.action {
             Action::Module { name, .. } => Some(name),
-            Action::Block { .. } => None,
+            Action::Block { .. } | Action::Include { .. } => None,
         }
     }
 }
@@ -126,15 +164,36 @@ pub struct Play {
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
     pub gather_facts: bool,
+    /// `gather_subset` for the facts gathered at the play's start.
+    pub gather_subset: Vec<String>,
     pub remote_user: Option<String>,
     pub connection: Option<String>,
     pub tags: Vec<String>,
     pub any_errors_fatal: bool,
     pub ignore_unreachable: bool,
+    /// `serial`: batch sizes, each a number or a percentage (`"30%"`); the last repeats.
+    pub serial: Vec<Value>,
+    /// `linear` or `free`.
+    pub strategy: String,
+    pub max_fail_percentage: Option<f64>,
+    pub throttle: usize,
+    pub force_handlers: bool,
+    pub vars_prompt: Vec<Prompt>,
+    /// `environment` for every task of the play.
+    pub environment: Vars,
     /// pre_tasks, role tasks, tasks, post_tasks, in that order.
     pub tasks: Vec<Task>,
     pub handlers: Vec<Task>,
     pub roles: Vec<Arc<Role>>,
+}
+
+/// One `vars_prompt` entry.
+#[derive(Clone, Debug, Default)]
+pub struct Prompt {
+    pub name: String,
+    pub prompt: String,
+    pub default: Option<Value>,
+    pub private: bool,
 }
 
 /// A whole playbook file.

@@ -46,7 +46,12 @@ fn load_into(
             for (k, v) in map {
                 let key = k.as_str().unwrap_or_default();
                 match key {
-                    "role" | "name" | "tags" | "when" | "become" => {}
+                    "role" | "name" | "tags" | "when" | "become" | "tasks_from"
+                    | "handlers_from" | "vars_from" | "defaults_from" | "allow_duplicates"
+                    | "rolespec_validate" => {}
+                    "public" | "apply" => {
+                        bail!("{origin}: role option '{key}' is not supported yet")
+                    }
                     "vars" => {
                         if let Value::Object(m) = yaml_scalar(v) {
                             merge(&mut params, &m);
@@ -83,22 +88,48 @@ fn load_into(
         }
     }
 
-    let read = |sub: &str| -> Result<Vars> {
-        match main_file(&path.join(sub)) {
+    let from = |key: &str| match entry {
+        Yaml::Mapping(map) => str_of(map, key),
+        _ => None,
+    };
+    let read = |sub: &str, chosen: Option<String>| -> Result<Vars> {
+        match role_file(&path.join(sub), chosen.as_deref()) {
             Some(file) => read_vars_file(&file),
+            None if chosen.is_some() => bail!(
+                "{origin}: role '{name}' has no {sub} file '{}'",
+                chosen.unwrap_or_default()
+            ),
             None => Ok(Vars::new()),
         }
     };
-    let defaults = read("defaults")?;
-    let mut vars = read("vars")?;
+    let defaults = read("defaults", from("defaults_from"))?;
+    let mut vars = read("vars", from("vars_from"))?;
     merge(&mut vars, &params);
     out.push(Arc::new(Role {
         name,
         path,
         defaults,
         vars,
+        tasks_from: from("tasks_from"),
+        handlers_from: from("handlers_from"),
     }));
     Ok(())
+}
+
+/// `main.yml` (or the file named by `*_from`, with or without its extension) in a role's
+/// sub-folder.
+pub(super) fn role_file(dir: &Path, chosen: Option<&str>) -> Option<PathBuf> {
+    match chosen {
+        None => main_file(dir),
+        Some(name) => [
+            name.to_string(),
+            format!("{name}.yml"),
+            format!("{name}.yaml"),
+        ]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file()),
+    }
 }
 
 fn find_role(name: &str, play_dir: &Path, roles_path: &[PathBuf]) -> Option<PathBuf> {

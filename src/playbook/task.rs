@@ -1,14 +1,15 @@
 //! Tasks: a YAML mapping of keywords plus exactly one module, in dict or `k=v` form, and the
 //! static expansion of `import_tasks` and blocks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 use serde_yaml::{Mapping, Value as Yaml};
 
 use super::load::{list_of_str, read_yaml_file, str_of, vars_of, yaml_scalar, Locator};
-use super::{Action, Origin, Role, Task};
+use super::roles::{load_role, role_file};
+use super::{Action, IncludeKind, Origin, Role, Task};
 use crate::modules;
 use crate::vars::{as_bool, as_text, from_yaml, Value, Vars};
 
@@ -20,6 +21,7 @@ const TASK_KEYS: &[&str] = &[
     "with_items",
     "with_list",
     "with_dict",
+    "with_fileglob",
     "loop_control",
     "notify",
     "changed_when",
@@ -58,36 +60,54 @@ const TASK_KEYS: &[&str] = &[
 pub(super) struct TaskParser {
     pub file: PathBuf,
     pub locator: Locator,
+    play_dir: PathBuf,
     roles_path: Vec<PathBuf>,
     depth: u32,
+    /// Handlers of roles brought in by `import_role`, for the play.
+    pub handlers: Vec<Task>,
 }
 
 impl TaskParser {
-    pub fn new(file: PathBuf, roles_path: Vec<PathBuf>) -> Self {
+    pub fn new(file: PathBuf, play_dir: PathBuf, roles_path: Vec<PathBuf>) -> Self {
         let locator = Locator::for_file(&file);
         TaskParser {
             file,
             locator,
+            play_dir,
             roles_path,
             depth: 0,
+            handlers: Vec::new(),
         }
     }
 
     /// Tasks and handlers of a role, each remembering the role.
     pub fn role_tasks(&mut self, role: &Arc<Role>) -> Result<(Vec<Task>, Vec<Task>)> {
-        let load = |sub: &str| -> Result<Vec<Task>> {
-            let Some(path) = main_file(&role.path.join(sub)) else {
+        let mut load = |sub: &str, chosen: Option<&str>| -> Result<Vec<Task>> {
+            let Some(path) = role_file(&role.path.join(sub), chosen) else {
+                if let Some(name) = chosen {
+                    bail!("role '{}' has no {sub} file '{name}'", role.name);
+                }
                 return Ok(Vec::new());
             };
-            let mut parser = TaskParser::new(path.clone(), self.roles_path.clone());
-            parser.depth = self.depth + 1;
-            match read_yaml_file(&path)? {
-                Yaml::Null => Ok(Vec::new()),
-                Yaml::Sequence(list) => parse_tasks(&list, &mut parser, Some(role)),
+            let mut parser = self.child(path.clone());
+            let tasks = match read_yaml_file(&path)? {
+                Yaml::Null => Vec::new(),
+                Yaml::Sequence(list) => parse_tasks(&list, &mut parser, Some(role))?,
                 _ => bail!("{}: a task file must hold a list of tasks", path.display()),
-            }
+            };
+            self.handlers.append(&mut parser.handlers);
+            Ok(tasks)
         };
-        Ok((load("tasks")?, load("handlers")?))
+        let tasks = load("tasks", role.tasks_from.as_deref())?;
+        let handlers = load("handlers", role.handlers_from.as_deref())?;
+        Ok((tasks, handlers))
+    }
+
+    /// A parser for another file, one level deeper.
+    fn child(&self, file: PathBuf) -> TaskParser {
+        let mut parser = TaskParser::new(file, self.play_dir.clone(), self.roles_path.clone());
+        parser.depth = self.depth + 1;
+        parser
     }
 }
 
@@ -187,8 +207,33 @@ fn parse_task(
         );
     };
     let short = modules::short_name(&name).to_string();
-    if short == "import_tasks" || short == "include_tasks" {
-        return import_tasks(&raw_args, &task, parser, role);
+    match short.as_str() {
+        "import_tasks" => return import_tasks(&raw_args, &task, parser, role),
+        "import_role" => return import_role(&raw_args, &task, parser),
+        "include_tasks" | "include_role" => {
+            let kind = if short == "include_tasks" {
+                IncludeKind::Tasks
+            } else {
+                IncludeKind::Role
+            };
+            let args = match &raw_args {
+                Yaml::String(s) if kind == IncludeKind::Tasks && !s.contains('=') => {
+                    serde_json::json!({ "file": s })
+                }
+                other => module_args(&short, other).map_err(|e| at(e.to_string()))?,
+            };
+            if kind == IncludeKind::Tasks {
+                if let Some(key) = args.as_object().and_then(|m| {
+                    m.keys()
+                        .find(|k| !["file", "_raw_params"].contains(&k.as_str()))
+                }) {
+                    bail!("{origin}: include_tasks option '{key}' is not supported yet");
+                }
+            }
+            task.action = Action::Include { kind, args };
+            return Ok(vec![task]);
+        }
+        _ => {}
     }
     if !modules::KNOWN.contains(&short.as_str()) {
         let hint = crate::suggest::did_you_mean(&short, modules::KNOWN)
@@ -233,27 +278,52 @@ fn import_tasks(
     if parser.depth > 16 {
         bail!("{}: import_tasks nested too deeply", importer.origin);
     }
-    let base = match role {
-        Some(r) => r.path.join("tasks"),
-        None => parser
-            .file
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default(),
-    };
-    let path = base.join(&file);
-    let mut sub = TaskParser::new(path.clone(), parser.roles_path.clone());
-    sub.depth = parser.depth + 1;
+    let path = task_file_path(&file, &parser.file, role);
+    let mut sub = parser.child(path.clone());
     let list = match read_yaml_file(&path)? {
         Yaml::Sequence(list) => list,
         Yaml::Null => Vec::new(),
         _ => bail!("{}: a task file must hold a list of tasks", path.display()),
     };
     let mut tasks = parse_tasks(&list, &mut sub, role)?;
+    parser.handlers.append(&mut sub.handlers);
     for t in &mut tasks {
         inherit(t, importer);
     }
     Ok(tasks)
+}
+
+/// Where a task file named in `import_tasks`/`include_tasks` is: beside the file that names
+/// it, else in the role's `tasks/`.
+pub(super) fn task_file_path(file: &str, from: &Path, role: Option<&Arc<Role>>) -> PathBuf {
+    let beside = from
+        .parent()
+        .map(|p| p.join(file))
+        .unwrap_or_else(|| file.into());
+    match role {
+        Some(r) if !beside.is_file() => r.path.join("tasks").join(file),
+        _ => beside,
+    }
+}
+
+/// `import_role`: the role's tasks inlined here, its handlers added to the play's.
+fn import_role(raw: &Yaml, importer: &Task, parser: &mut TaskParser) -> Result<Vec<Task>> {
+    let Yaml::Mapping(_) = raw else {
+        bail!("{}: import_role needs 'name'", importer.origin);
+    };
+    let roles = load_role(raw, &parser.play_dir, &parser.roles_path, &importer.origin)?;
+    let mut out = Vec::new();
+    for role in roles {
+        let (mut tasks, mut handlers) = parser
+            .role_tasks(&role)
+            .map_err(|e| anyhow!("{}: {e:#}", importer.origin))?;
+        for t in &mut tasks {
+            inherit(t, importer);
+        }
+        out.append(&mut tasks);
+        parser.handlers.append(&mut handlers);
+    }
+    Ok(out)
 }
 
 /// Gives a task what an enclosing import or block sets for all its tasks.
@@ -278,6 +348,15 @@ pub fn inherit(task: &mut Task, parent: &Task) {
     }
     task.ignore_errors |= parent.ignore_errors;
     task.run_once |= parent.run_once;
+    task.any_errors_fatal |= parent.any_errors_fatal;
+    task.no_log |= parent.no_log;
+    task.check_mode = task.check_mode.or(parent.check_mode);
+    task.diff = task.diff.or(parent.diff);
+    for (k, v) in &parent.environment {
+        task.environment
+            .entry(k.clone())
+            .or_insert_with(|| v.clone());
+    }
 }
 
 fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<Task> {
@@ -293,7 +372,8 @@ fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<
         .get("loop")
         .or_else(|| map.get("with_items"))
         .or_else(|| map.get("with_list"))
-        .map(|v| yaml_scalar(v));
+        .or_else(|| map.get("with_fileglob"))
+        .map(yaml_scalar);
     let loop_items = match (loop_items, map.get("with_items")) {
         // with_items flattens one level, as Ansible does.
         (Some(Value::Array(items)), Some(_)) => Some(Value::Array(
@@ -342,6 +422,14 @@ fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<
         loop_items,
         loop_var: str_of(&loop_control, "loop_var").unwrap_or_else(|| "item".into()),
         loop_label: str_of(&loop_control, "label"),
+        index_var: str_of(&loop_control, "index_var"),
+        loop_pause: match loop_control.get("pause") {
+            None => 0.0,
+            Some(v) => as_text(&yaml_scalar(v))
+                .parse()
+                .map_err(|_| anyhow!("'loop_control.pause' must be a number of seconds"))?,
+        },
+        loop_fileglob: map.contains_key("with_fileglob"),
         notify: list_of_str(map, "notify"),
         changed_when: map.get("changed_when").map(condition_value),
         failed_when: map.get("failed_when").map(condition_value),
@@ -351,6 +439,9 @@ fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<
         tags: list_of_str(map, "tags"),
         run_once: flag("run_once").unwrap_or(false),
         delegate_to: str_of(map, "delegate_to"),
+        delegate_facts: flag("delegate_facts").unwrap_or(false),
+        throttle: number("throttle", 0)? as usize,
+        any_errors_fatal: flag("any_errors_fatal").unwrap_or(false),
         vars: vars_of(map, "vars")?,
         no_log: flag("no_log").unwrap_or(false),
         check_mode: flag("check_mode"),
@@ -392,7 +483,7 @@ pub(super) fn module_args(module: &str, raw: &Yaml) -> Result<Value> {
 }
 
 /// Modules whose free-form text is a command rather than `k=v` pairs.
-const FREE_FORM: &[&str] = &["command", "shell", "raw", "meta", "include_vars", "fail"];
+const FREE_FORM: &[&str] = &["command", "shell", "raw", "meta", "include_vars"];
 
 /// Splits `a=1 b='two words' rest of command` into arguments. For command-like modules the
 /// keys Ansible recognises there (`chdir`, `creates`, ...) are taken out and the rest stays

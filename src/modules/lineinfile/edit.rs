@@ -108,8 +108,18 @@ pub fn edit(content: &str, rules: &Rules) -> Result<Outcome, String> {
     }
 }
 
+/// The file's line ending, from its first line: `\r\n` for a CRLF file, else `\n`.
+fn line_ending(lines: &[String]) -> &'static str {
+    match lines.first() {
+        Some(l) if l.ends_with("\r\n") => "\r\n",
+        _ => "\n",
+    }
+}
+
 fn present(mut lines: Vec<String>, r: &Rules) -> Result<Outcome, String> {
     let line = r.line.as_str();
+    // Deliberately unlike Ansible, a CRLF file keeps CRLF on replaced and inserted lines.
+    let nl = line_ending(&lines);
     let is_mark = |v: &Option<String>, m: &str| v.as_deref() == Some(m);
     let re = r
         .regexp
@@ -176,7 +186,13 @@ fn present(mut lines: Vec<String>, r: &Rules) -> Result<Outcome, String> {
             _ => line.to_string(),
         };
         if !new_line.ends_with('\n') {
-            new_line.push('\n');
+            // the replaced line's own ending; a last line without one gets the file's
+            let end = match &lines[i] {
+                l if l.ends_with("\r\n") => "\r\n",
+                l if l.ends_with('\n') => "\n",
+                _ => nl,
+            };
+            new_line.push_str(end);
         }
         if lines[i] != new_line {
             lines[i] = new_line;
@@ -185,29 +201,29 @@ fn present(mut lines: Vec<String>, r: &Rules) -> Result<Outcome, String> {
     } else if r.backrefs {
         // without a match there is nothing to fill the backreferences with
     } else if is_mark(&r.insertbefore, "BOF") || is_mark(&r.insertafter, "BOF") {
-        lines.insert(0, format!("{line}\n"));
+        lines.insert(0, format!("{line}{nl}"));
         msg = "line added".into();
     } else if is_mark(&r.insertafter, "EOF") || insert_at.is_none() {
         if !ends_with_newline(&lines) {
-            lines.push("\n".into());
+            lines.push(nl.into());
         }
-        lines.push(format!("{line}\n"));
+        lines.push(format!("{line}{nl}"));
         msg = "line added".into();
     } else if let (Some(_), Some(at)) = (&r.insertafter, insert_at) {
         if at == lines.len() {
             if bare(&lines[at - 1]) != line {
                 if !ends_with_newline(&lines) {
-                    lines.push("\n".into());
+                    lines.push(nl.into());
                 }
-                lines.push(format!("{line}\n"));
+                lines.push(format!("{line}{nl}"));
                 msg = "line added".into();
             }
         } else if bare(&lines[at]) != line {
-            lines.insert(at, format!("{line}\n"));
+            lines.insert(at, format!("{line}{nl}"));
             msg = "line added".into();
         }
     } else if let Some(at) = insert_at {
-        lines.insert(at, format!("{line}\n"));
+        lines.insert(at, format!("{line}{nl}"));
         msg = "line added".into();
     }
     Ok(Outcome {
@@ -311,13 +327,27 @@ mod tests {
                 "x\na=1\ny\n",
                 "",
             ),
-            // Ansible rewrites the matched line with its own line ending
+            // unlike Ansible, which rewrites the line with `\n`: the file's ending is kept
             (
-                "exact line with crlf is normalised",
+                "exact line with crlf is kept",
                 "x\r\na=1\r\n",
                 rules("a=1"),
-                "x\r\na=1\n",
+                "x\r\na=1\r\n",
+                "",
+            ),
+            (
+                "crlf file: regexp replacement keeps crlf",
+                "a=1\r\nb=2\r\n",
+                re(rules("b=3"), "^b="),
+                "a=1\r\nb=3\r\n",
                 "line replaced",
+            ),
+            (
+                "crlf file: appended line gets crlf",
+                "a=1\r\nb=2\r\n",
+                rules("c=3"),
+                "a=1\r\nb=2\r\nc=3\r\n",
+                "line added",
             ),
             (
                 "regexp replaces last match",

@@ -1,0 +1,102 @@
+//! Tasks that hold other tasks: a block with its `rescue` and `always`, and the handlers run
+//! at the end of a batch or on `meta: flush_handlers`.
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+
+use super::{PlayCtx, Runner};
+use crate::playbook::Task;
+
+impl Runner {
+    /// Runs the notified handlers, in the order they are defined, for the hosts that
+    /// notified them, and forgets the notifications.
+    pub(super) async fn run_handlers(&mut self, ctx: &mut PlayCtx<'_>) -> Result<()> {
+        // A role imported and also included brings its handlers twice; each runs once.
+        let mut seen = HashSet::new();
+        let handlers: Vec<Task> = ctx
+            .play
+            .handlers
+            .iter()
+            .chain(ctx.handlers.iter())
+            .filter(|h| seen.insert(h.display_name()))
+            .cloned()
+            .collect();
+        for handler in &handlers {
+            let names: Vec<&str> = std::iter::once(handler.name.as_deref().unwrap_or(""))
+                .chain(handler.listen.iter().map(String::as_str))
+                .collect();
+            let wanted: Vec<String> = ctx
+                .active_hosts(&self.hosts)
+                .into_iter()
+                .filter(|h| {
+                    ctx.notified
+                        .get(h)
+                        .map(|n| names.iter().any(|x| n.contains(*x)))
+                        .unwrap_or(false)
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let saved = std::mem::replace(&mut ctx.hosts, wanted);
+            self.run_task(ctx, handler, true).await?;
+            ctx.hosts = saved;
+        }
+        ctx.notified.clear();
+        Ok(())
+    }
+
+    /// A block: its tasks, then `rescue` for hosts that failed in it, then `always`.
+    pub(super) async fn run_block(
+        &mut self,
+        ctx: &mut PlayCtx<'_>,
+        parent: &Task,
+        block: &[Task],
+        rescue: &[Task],
+        always: &[Task],
+    ) -> Result<()> {
+        let inherit = |t: &Task| {
+            let mut t = t.clone();
+            crate::playbook::inherit_from(&mut t, parent);
+            t
+        };
+        let before: HashSet<String> = self
+            .hosts
+            .iter()
+            .filter(|(_, s)| s.failed)
+            .map(|(h, _)| h.clone())
+            .collect();
+        for t in block {
+            if ctx.stop {
+                return Ok(());
+            }
+            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+        }
+        if !rescue.is_empty() {
+            let failed_here: Vec<String> = ctx
+                .hosts
+                .iter()
+                .filter(|h| !before.contains(*h) && self.hosts.get(*h).is_some_and(|s| s.failed))
+                .cloned()
+                .collect();
+            for h in &failed_here {
+                let state = self.hosts.entry(h.clone()).or_default();
+                state.failed = false;
+                state.stats.failed = state.stats.failed.saturating_sub(1);
+                state.stats.rescued += 1;
+            }
+            if !failed_here.is_empty() {
+                let saved = std::mem::replace(&mut ctx.hosts, failed_here);
+                for t in rescue {
+                    Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+                }
+                ctx.hosts = saved;
+            }
+        }
+        for t in always {
+            Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
+        }
+        Ok(())
+    }
+}
