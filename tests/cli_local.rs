@@ -224,3 +224,50 @@ fn bad_flags_exit_one() {
     let out = mestral(&s.0, &["--version"]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `until` announces each retry as Ansible does, with the retries left.
+#[test]
+fn retries_are_announced() {
+    let s = Scratch::new("retry");
+    s.write("inv.ini", INVENTORY);
+    s.write(
+        "pb.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - name: wait\n      command: \"false\"\n\
+         \x20     register: r\n      until: r.rc == 0\n      retries: 2\n      delay: 0\n",
+    );
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains(
+            "TASK [wait] ********************************************************************\n\
+         FAILED - RETRYING: [alpha]: wait (2 retries left).\n\
+         FAILED - RETRYING: [alpha]: wait (1 retries left).\n\
+         fatal: [alpha]: FAILED! => "
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("\"attempts\": 3, \"msg\": \"retries exhausted after 3 attempts\"}"),
+        "{t}"
+    );
+}
+
+/// A `notify` naming no handler is an error before anything runs, as in Ansible.
+#[test]
+fn notify_must_name_a_handler() {
+    let s = Scratch::new("notify");
+    s.write("inv.ini", INVENTORY);
+    s.write(
+        "pb.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - command: \"true\"\n      notify: restart dockr\n\
+         \x20 handlers:\n    - name: restart docker\n      debug: msg=x\n",
+    );
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml", "--syntax-check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ERROR! pb.yml:4: notify names the handler 'restart dockr', which the play does not have; \
+         did you mean 'restart docker'?\n"
+    );
+}

@@ -193,6 +193,8 @@ fn loops() {
     want += &banner("TASK [debug]");
     want += "ok: [alpha] => {\n    \"msg\": [\n        0,\n        1\n    ]\n}\n";
     want += &banner("TASK [shell]");
+    want += "FAILED - RETRYING: [alpha]: shell (5 retries left).\n";
+    want += "FAILED - RETRYING: [alpha]: shell (4 retries left).\n";
     want += "changed: [alpha]\n";
     want += &banner("TASK [debug]");
     want += "ok: [alpha] => {\n    \"msg\": 3\n}\n";

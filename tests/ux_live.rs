@@ -196,12 +196,16 @@ fn lab_run_shows_every_host() {
     let seen = screen.wait_for(Duration::from_secs(30), |t| {
         let t = no_times(t);
         ["calxitu  ", "calxitu2 "].iter().all(|h| {
-            t.lines().any(|l| l.starts_with(&format!("  {h}")) && l.trim_end().ends_with("running T"))
+            t.lines()
+                .any(|l| l.starts_with(&format!("  {h}")) && l.trim_end().ends_with("running T"))
         })
     });
     assert!(seen.contains("TASK [slow]"), "{seen}");
     let end = screen.wait_for(Duration::from_secs(60), |t| t.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
-    assert!(end.contains("changed: [calxitu]\nchanged: [calxitu2]\n"), "{end}");
+    assert!(
+        end.contains("changed: [calxitu]\nchanged: [calxitu2]\n"),
+        "{end}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -46,6 +46,7 @@ impl Runner {
             pool: &self.pool,
             opts: &self.opts,
             playbook_dir: &ctx.playbook_dir,
+            reporter: &self.reporter,
         };
 
         // Which hosts include what.

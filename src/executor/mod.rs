@@ -405,6 +405,7 @@ impl Runner {
             pool: &self.pool,
             opts: &self.opts,
             playbook_dir: &ctx.playbook_dir,
+            reporter: &self.reporter,
         };
         let scopes: Vec<crate::vars::Scope> = hosts
             .iter()

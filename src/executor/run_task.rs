@@ -23,6 +23,7 @@ pub(super) struct TaskRun<'a> {
     pub pool: &'a Pool,
     pub opts: &'a Options,
     pub playbook_dir: &'a Path,
+    pub reporter: &'a Reporter,
 }
 
 /// One loop item's (or the task's) result, ready to print.
@@ -348,6 +349,12 @@ impl TaskRun<'_> {
                 }
                 return r;
             }
+            // Ansible's notice, so that a long wait is visibly a wait.
+            self.reporter.plain(&format!(
+                "FAILED - RETRYING: [{host}]: {} ({} retries left).\n",
+                task.display_name(),
+                task.retries + 1 - attempt
+            ));
             tokio::time::sleep(Duration::from_secs(task.delay)).await;
         }
     }

@@ -283,6 +283,7 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
             ))
         );
     }
+    check_notify(&tasks, &handlers)?;
     Ok(Play {
         name,
         hosts,
@@ -353,6 +354,61 @@ fn prompts(map: &Mapping) -> Result<Vec<Prompt>> {
         });
     }
     Ok(out)
+}
+
+/// Every `notify` must name a handler of the play (by name or `listen`), as Ansible
+/// requires; a templated name is checked when it is rendered.
+fn check_notify(tasks: &[super::Task], handlers: &[super::Task]) -> Result<()> {
+    // Handlers an include brings in are known only when it runs.
+    if has_include(tasks) || has_include(handlers) {
+        return Ok(());
+    }
+    let known: Vec<&str> = handlers
+        .iter()
+        .flat_map(|h| {
+            h.name
+                .as_deref()
+                .into_iter()
+                .chain(h.listen.iter().map(String::as_str))
+        })
+        .collect();
+    for task in tasks.iter().chain(handlers) {
+        if let super::Action::Block {
+            block,
+            rescue,
+            always,
+        } = &task.action
+        {
+            for list in [block, rescue, always] {
+                check_notify(list, handlers)?;
+            }
+        }
+        for name in &task.notify {
+            if name.contains("{{") || known.contains(&name.as_str()) {
+                continue;
+            }
+            let hint = crate::suggest::did_you_mean(name, &known)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            bail!(
+                "{}: notify names the handler '{name}', which the play does not have{hint}",
+                task.origin
+            );
+        }
+    }
+    Ok(())
+}
+
+fn has_include(tasks: &[super::Task]) -> bool {
+    tasks.iter().any(|t| match &t.action {
+        super::Action::Include { .. } => true,
+        super::Action::Block {
+            block,
+            rescue,
+            always,
+        } => has_include(block) || has_include(rescue) || has_include(always),
+        _ => false,
+    })
 }
 
 pub(super) fn yaml_scalar(v: &Yaml) -> crate::vars::Value {

@@ -211,9 +211,10 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
 /// `failed: [h] (item=x) => ...`, `skipping: [h]`.
 pub fn parse_statuses(report: &str) -> Vec<Status> {
     let banner = regex::Regex::new(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$").unwrap();
-    let line = regex::Regex::new(
-        r"^(ok|changed|skipping|fatal|failed): \[[^\]]+\](?::? ?(?:FAILED!)?)?(?: \(item=(.*?)\))?(?: => \(item=(.*)\))?",
-    )
+    let line = regex::Regex::new(concat!(
+        r"^(ok|changed|skipping|fatal|failed): \[[^\]]+\](?::? ?(?:FAILED!)?)?",
+        r"(?: \(item=(.*?)\))?(?: => \(item=(.*)\))?",
+    ))
     .unwrap();
     let mut task = String::new();
     let mut out = Vec::new();
