@@ -551,6 +551,28 @@ fn split_words(text: &str) -> Result<Vec<(&str, String)>> {
             match (quote, c) {
                 (None, b'\'' | b'"') if jinja == 0 => quote = Some(c),
                 (Some(q), _) if c == q => quote = None,
+                // Inside double quotes Ansible decodes the usual escapes (`"a\n"`).
+                (Some(b'"'), b'\\') if i + 1 < bytes.len() => {
+                    let decoded = match bytes[i + 1] {
+                        b'n' => Some('\n'),
+                        b't' => Some('\t'),
+                        b'r' => Some('\r'),
+                        b'\\' => Some('\\'),
+                        b'"' => Some('"'),
+                        _ => None,
+                    };
+                    match decoded {
+                        Some(ch) => {
+                            word.push(ch);
+                            i += 2;
+                        }
+                        None => {
+                            word.push('\\');
+                            i += 1;
+                        }
+                    }
+                    continue;
+                }
                 _ => {
                     let ch = text[i..].chars().next().unwrap_or(' ');
                     word.push(ch);

@@ -33,14 +33,21 @@ pub fn single_expression(s: &str) -> Option<&str> {
     Some(inner.trim())
 }
 
-/// Renders template text to a string in the context `root`.
+/// Renders template text to a string in the context `root`, with Ansible's trailing
+/// newlines: Jinja drops the source's last newline, then the result is padded back up to as
+/// many trailing newlines as the source had (never more), so `"{{ x }}\n"` with `x = "a\n"`
+/// gives `"a\n"`, not `"a\n\n"`.
 pub fn render_text(
     env: &Environment<'static>,
     source: &str,
     root: &MjValue,
 ) -> Result<String, Error> {
     let name = format!("{SOURCE_PREFIX}{source}");
-    env.get_template(&name)?.render(root)
+    let mut out = env.get_template(&name)?.render(root)?;
+    let trailing = |t: &str| t.len() - t.trim_end_matches('\n').len();
+    let missing = trailing(source).saturating_sub(trailing(&out));
+    out.push_str(&"\n".repeat(missing));
+    Ok(out)
 }
 
 /// The template text that evaluates `expr` once, keeps the value, and prints it only when
