@@ -271,3 +271,31 @@ fn notify_must_name_a_handler() {
          did you mean 'restart docker'?\n"
     );
 }
+
+/// `lookup('template')` and `lookup('file')` read beside the playbook (its `templates/` too),
+/// wherever mestral is started from.
+#[test]
+fn lookups_read_beside_the_playbook() {
+    let s = Scratch::new("lookup");
+    s.write("inv.ini", INVENTORY);
+    std::fs::create_dir_all(s.0.join("templates")).unwrap();
+    s.write("templates/greet.j2", "hello {{ inventory_hostname }}\n");
+    s.write("note.txt", "a note\n");
+    s.write(
+        "pb.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n\
+         \x20   - debug: msg=\"{{ lookup('template', 'greet.j2') }}|{{ lookup('file', 'note.txt') }}\"\n",
+    );
+    let inv = s.0.join("inv.ini");
+    let pb = s.0.join("pb.yml");
+    let out = mestral(
+        Path::new("/"),
+        &["-i", inv.to_str().unwrap(), pb.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out).contains("ok: [alpha] => {\n    \"msg\": \"hello alpha\\n|a note\"\n}\n"),
+        "{}",
+        text(&out)
+    );
+}

@@ -100,6 +100,8 @@ impl Runner {
 
     /// Runs every play of the playbook and prints the recap.
     pub async fn run(&mut self, playbook: &Playbook) -> Result<Outcome> {
+        // Lookups read controller files relative to the playbook, as in Ansible.
+        self.templar = self.templar.with_base_dir(playbook.dir());
         for play in &playbook.plays {
             self.run_play(playbook, play).await?;
         }

@@ -1,5 +1,5 @@
 //! `lookup()`, `query()` and `q()`: Ansible's lookup plugins that read from the controller
-//! (`env`, `file`, `pipe`, `vars`, `first_found`, `items`/`list`, `dict`).
+//! (`env`, `file`, `template`, `pipe`, `vars`, `first_found`, `items`/`list`, `dict`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +95,34 @@ fn run(
                         contents
                     };
                     Ok(MjValue::from(contents))
+                })
+                .collect()
+        }
+        // The file is looked for as given, then in `templates/`, and rendered in the
+        // current scope with the template module's settings.
+        "template" => {
+            let ctx = state
+                .lookup(CTX_VAR)
+                .and_then(|c| c.downcast_object_ref::<RenderCtx>().map(|c| c.env.clone()))
+                .ok_or_else(|| fail("lookup('template') outside a render".to_string()))?;
+            let root = state
+                .lookup("vars")
+                .ok_or_else(|| fail("lookup('template') has no variables".to_string()))?;
+            terms
+                .iter()
+                .map(|t| {
+                    let name = text(t);
+                    let mut path = resolve(base_dir.as_deref(), &name);
+                    if !path.exists() {
+                        path = resolve(base_dir.as_deref(), &format!("templates/{name}"));
+                    }
+                    let source = std::fs::read_to_string(&path).map_err(|e| {
+                        fail(format!(
+                            "could not read template '{}' in lookup: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    super::render::render_text(&ctx, &source, &root).map(MjValue::from)
                 })
                 .collect()
         }
