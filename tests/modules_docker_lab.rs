@@ -195,7 +195,8 @@ async fn scenario(lab: &Lab, app: &Path, source: &Path) {
             false,
         )
         .await;
-    assert_eq!(out.values["stdout"], json!("3"));
+    // raw keeps the output as it came, final newline included, as Ansible's does.
+    assert_eq!(out.values["stdout"], json!("3\n"));
     let failing = json!({"_raw_params": "false | true"});
     let out = lab.module(MANAGER, "shell", failing, false).await;
     assert_eq!((out.failed, out.values["rc"].clone()), (true, json!(1)));
