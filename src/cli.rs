@@ -326,19 +326,35 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
 
     let mut failed = false;
     let mut unreachable = false;
+    // The first Ctrl-C stops the running commands and lets the run print its recap; a second
+    // one leaves at once.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot watch for Ctrl-C")?;
+    let mut interrupted = false;
     for pb in &playbooks {
-        let run = runner.run(pb);
-        let outcome = tokio::select! {
-            outcome = run => outcome?,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\n[ERROR]: User interrupted execution");
-                return Ok(exit::INTERRUPTED);
+        let mut run = Box::pin(runner.run(pb));
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut run => break outcome?,
+                _ = sigint.recv() => {
+                    if interrupted {
+                        return Ok(exit::INTERRUPTED);
+                    }
+                    interrupted = true;
+                    eprintln!("\n[ERROR]: User interrupted execution");
+                    crate::connection::interrupt();
+                }
             }
         };
         failed |= outcome.any_failed;
         unreachable |= outcome.any_unreachable;
+        if interrupted {
+            break;
+        }
     }
-    Ok(if failed {
+    Ok(if interrupted {
+        exit::INTERRUPTED
+    } else if failed {
         exit::HOST_FAILED
     } else if unreachable {
         exit::UNREACHABLE

@@ -19,6 +19,46 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+/// Ctrl-C: set once for the whole process; every running remote command watches it and is
+/// sent SIGTERM (its whole process group on OpenSSH), and the executor starts no new task.
+static STOP: std::sync::OnceLock<tokio::sync::watch::Sender<bool>> = std::sync::OnceLock::new();
+
+fn stop_sender() -> &'static tokio::sync::watch::Sender<bool> {
+    STOP.get_or_init(|| tokio::sync::watch::channel(false).0)
+}
+
+/// Asks every running command to stop, and the run to end after the current task.
+pub fn interrupt() {
+    stop_sender().send_replace(true);
+}
+
+/// Whether `interrupt` was called.
+pub fn interrupted() -> bool {
+    *stop_sender().borrow()
+}
+
+/// Resolves once `interrupt` is called (at once if it already was).
+pub(crate) async fn wait_interrupt() {
+    let mut watcher = stop_sender().subscribe();
+    // The sender lives in a static, so the channel never closes.
+    let _ = watcher.wait_for(|stop| *stop).await;
+}
+
+tokio::task_local! {
+    /// When the current task's `timeout` ends: running commands are then stopped.
+    static DEADLINE: std::time::Instant;
+}
+
+/// Runs `fut` with a deadline after which its remote commands are sent SIGTERM.
+pub async fn with_deadline<F: std::future::Future>(at: std::time::Instant, fut: F) -> F::Output {
+    DEADLINE.scope(at, fut).await
+}
+
+/// The current task's deadline, if it has one.
+pub(crate) fn deadline() -> Option<std::time::Instant> {
+    DEADLINE.try_with(|at| *at).ok()
+}
+
 /// Everything needed to reach one host, resolved from inventory variables, the command line
 /// and `~/.ssh/config` (the executor fills what it knows; `~/.ssh/config` fills the rest).
 #[derive(Clone, Debug, Default)]

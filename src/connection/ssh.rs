@@ -140,7 +140,7 @@ const MAX_CHANNELS: usize = 8;
 
 /// An authenticated SSH session.
 pub(crate) struct SshSession {
-    handle: Handle<Client>,
+    handle: Arc<Handle<Client>>,
     channels: Arc<tokio::sync::Semaphore>,
     pub user: String,
     /// `user@host:port`, for messages.
@@ -185,7 +185,8 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
     tracing::debug!(%place, elapsed = ?started.elapsed(), "TCP connected");
 
     let config = Arc::new(client::Config {
-        keepalive_interval: Some(Duration::from_secs(15)),
+        // A dead link is noticed after about four connection timeouts of silence.
+        keepalive_interval: Some(timeout),
         keepalive_max: 3,
         inactivity_timeout: None,
         nodelay: true,
@@ -226,7 +227,7 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
         Ok(Ok(())) => {
             tracing::debug!(%label, elapsed = ?started.elapsed(), "authenticated");
             Ok(SshSession {
-                handle,
+                handle: Arc::new(handle),
                 channels: Arc::new(tokio::sync::Semaphore::new(MAX_CHANNELS)),
                 user: target.user,
                 label,
@@ -254,16 +255,23 @@ impl SshSession {
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         tracing::debug!(label = %self.label, channel = %channel.id(), "channel open");
         // `exec` so that the login shell does not linger as a parent (a signal then reaches
-        // the command's own shell, and its status is the command's).
+        // the command's own shell, and its status is the command's). The variable marks the
+        // command's processes, so that an interrupt can find and stop them.
+        let token = run_token();
         channel
-            .exec(true, format!("exec {line}"))
+            .exec(true, format!("exec env {RUN_VAR}={token} {line}"))
             .await
             .map_err(lost)?;
         let (read, write) = channel.split();
+        let write = Arc::new(write);
         let read = ReadSide {
             half: read,
             label: self.label.clone(),
             _permit: permit,
+            signaller: write.clone(),
+            stopping: None,
+            handle: self.handle.clone(),
+            token,
         };
         Ok((
             read,
@@ -287,12 +295,108 @@ pub(crate) struct ReadSide {
     label: String,
     /// The channel's place among `MAX_CHANNELS`, given back when the command is done.
     _permit: tokio::sync::OwnedSemaphorePermit,
+    /// The channel's sending half, shared with `WriteSide`, to send signals.
+    signaller: Arc<ChannelWriteHalf<client::Msg>>,
+    /// When the command was sent SIGTERM after an interrupt.
+    stopping: Option<Instant>,
+    /// The session, to run the command that stops this one.
+    handle: Arc<Handle<Client>>,
+    /// The value of `RUN_VAR` in the command's environment.
+    token: String,
 }
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The environment variable that marks the processes of one command.
+const RUN_VAR: &str = "MESTRAL_RUN";
+
+/// A value of `RUN_VAR` unique to one command of this controller process.
+fn run_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}-{n}", std::process::id())
+}
+
+/// Shell that sends SIGTERM to every process carrying `RUN_VAR=token` and to its process
+/// group: the signal request of SSH is refused by OpenSSH for root logins (no privilege
+/// separation child), so the processes are found through /proc instead.
+fn stop_script(token: &str) -> String {
+    format!(
+        "for f in /proc/[0-9]*/environ; do \
+         if grep -qzx '{RUN_VAR}={token}' \"$f\" 2>/dev/null; then \
+         p=${{f#/proc/}}; p=${{p%/environ}}; \
+         g=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f3); \
+         [ -n \"$g\" ] && kill -TERM -- -\"$g\" 2>/dev/null; kill -TERM \"$p\" 2>/dev/null; \
+         fi; done; true"
+    )
+}
+
+impl ReadSide {
+    /// Sends SIGTERM to the command: by the SSH signal request, and by the marked processes
+    /// found on the host (waits at most `STOP_GRACE` for that second command).
+    async fn stop(&mut self) {
+        self.stopping = Some(Instant::now());
+        let _ = self.signaller.signal(russh::Sig::TERM).await;
+        let Ok(mut channel) = self.handle.channel_open_session().await else {
+            return;
+        };
+        if channel.exec(true, stop_script(&self.token)).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(STOP_GRACE, async {
+            while let Some(message) = channel.wait().await {
+                if matches!(message, ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// How long a command sent SIGTERM may take to end before the wait is given up.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 impl ReadSide {
     pub(crate) async fn next(&mut self) -> Result<Event> {
         loop {
-            let Some(message) = self.half.wait().await else {
+            let message = match self.stopping {
+                Some(since) => {
+                    let wait =
+                        tokio::time::timeout_at((since + STOP_GRACE).into(), self.half.wait());
+                    wait.await.map_err(|_| {
+                        anyhow!(
+                            "the command on {} did not end within {} s of SIGTERM",
+                            self.label,
+                            STOP_GRACE.as_secs()
+                        )
+                    })?
+                }
+                None => tokio::select! {
+                    message = self.half.wait() => message,
+                    _ = super::wait_interrupt() => {
+                        self.stop().await;
+                        let note = "interrupted: the command was sent SIGTERM\n";
+                        return Ok(Event::Stderr(note.as_bytes().to_vec()));
+                    }
+                    _ = until(super::deadline()) => {
+                        self.stop().await;
+                        let note = "the task's timeout ended: the command was sent SIGTERM\n";
+                        return Ok(Event::Stderr(note.as_bytes().to_vec()));
+                    }
+                },
+            };
+            let Some(message) = message else {
                 return Err(unreachable(format!(
                     "session to {} closed while a command ran",
                     self.label
@@ -334,7 +438,7 @@ fn sig_name(signal: &russh::Sig) -> String {
 }
 
 pub(crate) struct WriteSide {
-    half: ChannelWriteHalf<client::Msg>,
+    half: Arc<ChannelWriteHalf<client::Msg>>,
     eof: bool,
 }
 
@@ -361,6 +465,42 @@ impl WriteSide {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_script_ends_the_marked_process_group() {
+        let token = run_token();
+        assert_ne!(token, run_token(), "tokens are unique");
+        // In a session of its own, as sshd starts a command: the group is signalled.
+        let mut marked = std::process::Command::new("setsid")
+            .args([
+                "env",
+                &format!("{RUN_VAR}={token}"),
+                "sh",
+                "-c",
+                "sleep 30; true",
+            ])
+            .spawn()
+            .expect("setsid runs");
+        let mut other = std::process::Command::new("setsid")
+            .args(["env", &format!("{RUN_VAR}={token}x"), "sleep", "30"])
+            .spawn()
+            .expect("setsid runs");
+        std::thread::sleep(Duration::from_millis(200));
+        let status = std::process::Command::new("sh")
+            .args(["-c", &stop_script(&token)])
+            .status()
+            .expect("sh runs");
+        assert!(status.success());
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(marked.wait().expect("marked ends").signal(), Some(15));
+        assert_eq!(
+            other.try_wait().expect("other runs"),
+            None,
+            "another token is spared"
+        );
+        other.kill().expect("kill other");
+        let _ = other.wait();
+    }
 
     #[test]
     fn spec_wins_over_ssh_config() {

@@ -103,6 +103,9 @@ impl Runner {
         // Lookups read controller files relative to the playbook, as in Ansible.
         self.templar = self.templar.with_base_dir(playbook.dir());
         for play in &playbook.plays {
+            if crate::connection::interrupted() {
+                break;
+            }
             self.run_play(playbook, play).await?;
         }
         self.pool.close_all().await;
@@ -219,7 +222,7 @@ impl Runner {
         if ctx.stop && !ctx.quiet_stop {
             self.reporter.banner("NO MORE HOSTS LEFT");
         }
-        if !ctx.stop || play.force_handlers {
+        if (!ctx.stop || play.force_handlers) && !crate::connection::interrupted() {
             self.run_handlers(ctx).await?;
         }
         Ok(())
@@ -367,6 +370,12 @@ impl Runner {
 
     /// Runs one task on every active host of the play and reports the results.
     async fn run_task(&mut self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
+        // After Ctrl-C no task starts; the run goes straight to its recap.
+        if crate::connection::interrupted() {
+            ctx.stop = true;
+            ctx.quiet_stop = true;
+            return Ok(());
+        }
         if let Action::Block {
             block,
             rescue,

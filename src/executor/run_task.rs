@@ -410,7 +410,26 @@ impl TaskRun<'_> {
             sessions: self.pool,
             verbosity: self.opts.verbosity,
         };
-        match modules::run(name, args, &ctx).await {
+        let result = if task.timeout > 0 {
+            // Commands still running at the deadline are stopped; the wait is bounded too.
+            let limit = std::time::Duration::from_secs(task.timeout);
+            let at = std::time::Instant::now() + limit;
+            let run = crate::connection::with_deadline(at, modules::run(name, args, &ctx));
+            let bounded = tokio::time::timeout(limit + std::time::Duration::from_secs(10), run);
+            let result = bounded.await;
+            if std::time::Instant::now() >= at {
+                return OneResult::error(format!("the task timed out after {} s", task.timeout));
+            }
+            match result {
+                Ok(result) => result,
+                Err(_) => {
+                    return OneResult::error(format!("the task timed out after {} s", task.timeout))
+                }
+            }
+        } else {
+            modules::run(name, args, &ctx).await
+        };
+        match result {
             Ok(out) => OneResult::from_output(out, delegate, ctx.diff),
             Err(e) if e.downcast_ref::<Unreachable>().is_some() => {
                 OneResult::unreachable(format!("{e:#}"))

@@ -346,6 +346,8 @@ pub fn write_script(spec: &WriteSpec) -> String {
     }
     s.push_str("t=$(mktemp \"$(dirname -- \"$d\")/.$(basename -- \"$d\").mestral.XXXXXX\")\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT\n");
+    // A signal (Ctrl-C on the controller stops the command) still runs the EXIT trap.
+    s.push_str("trap 'exit 143' HUP INT TERM\n");
     s.push_str("cat > \"$t\"\n");
     s.push_str(
         "if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; \
@@ -366,7 +368,7 @@ pub fn write_script(spec: &WriteSpec) -> String {
              cp -p -- \"$d\" \"$b\"; printf 'backup|%s\\n' \"$b\"; fi\n",
         );
     }
-    s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT\n");
+    s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT HUP INT TERM\n");
     s
 }
 

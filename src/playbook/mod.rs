@@ -116,6 +116,8 @@ pub struct Task {
     pub delegate_facts: bool,
     /// At most this many hosts run the task at once (0: no limit beyond forks).
     pub throttle: usize,
+    /// `timeout`: seconds the task may run before its remote commands are stopped (0: none).
+    pub timeout: u64,
     pub any_errors_fatal: bool,
     pub vars: Vars,
     pub no_log: bool,

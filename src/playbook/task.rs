@@ -441,6 +441,7 @@ fn base_task(map: &Mapping, origin: Origin, role: Option<&Arc<Role>>) -> Result<
         delegate_to: str_of(map, "delegate_to"),
         delegate_facts: flag("delegate_facts").unwrap_or(false),
         throttle: number("throttle", 0)? as usize,
+        timeout: number("timeout", 0)?,
         any_errors_fatal: flag("any_errors_fatal").unwrap_or(false),
         vars: vars_of(map, "vars")?,
         no_log: flag("no_log").unwrap_or(false),
