@@ -44,6 +44,21 @@ pub(crate) async fn wait_interrupt() {
     let _ = watcher.wait_for(|stop| *stop).await;
 }
 
+pub use run::Echo;
+
+tokio::task_local! {
+    /// Where commands run with `Session::exec_echoed` show their output as it comes (`-v`).
+    static ECHO: Arc<dyn Echo>;
+}
+
+/// Runs `fut` with `echo` (when given) watching the output of its `exec_echoed` commands.
+pub async fn with_echo<F: std::future::Future>(echo: Option<Arc<dyn Echo>>, fut: F) -> F::Output {
+    match echo {
+        Some(echo) => ECHO.scope(echo, fut).await,
+        None => fut.await,
+    }
+}
+
 tokio::task_local! {
     /// When the current task's `timeout` ends: running commands are then stopped.
     static DEADLINE: std::time::Instant;
@@ -187,7 +202,19 @@ impl Session {
         escalation: Option<&Become>,
     ) -> Result<ExecOutput> {
         let (reader, gate, writer) = self.start(command, escalation).await?;
-        run::collect(reader, gate, writer, stdin).await
+        run::collect(reader, gate, writer, stdin, None).await
+    }
+
+    /// `exec`, with the output also shown as it comes to the echo of `with_echo`, if any.
+    pub async fn exec_echoed(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalation: Option<&Become>,
+    ) -> Result<ExecOutput> {
+        let echo = ECHO.try_with(Arc::clone).ok();
+        let (reader, gate, writer) = self.start(command, escalation).await?;
+        run::collect(reader, gate, writer, stdin, echo).await
     }
 
     /// Starts `command` and returns a handle to stream its stdin and stdout, for piping one

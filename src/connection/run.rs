@@ -1,6 +1,9 @@
 //! One running command, whatever carries it (an SSH channel or a local child): the events it
 //! produces, the sudo password exchange, output capped in memory, and the whole-output `exec`
-//! and streaming `Stream` built on them.
+//! and streaming `Stream` built on them. An `Echo` may watch a command's output as it
+//! arrives (`-v` streaming).
+
+use std::sync::Arc;
 
 use anyhow::Result;
 use tokio::sync::watch;
@@ -11,6 +14,14 @@ use super::{local, ssh, ExecOutput};
 /// Each of stdout and stderr is kept up to this size when collected whole.
 pub(crate) const OUTPUT_CAP: usize = 64 * 1024 * 1024;
 const TRUNCATED_NOTE: &[u8] = b"\n[output truncated after 64 MiB]\n";
+
+/// Receives a command's own output as it arrives (not sudo's prompts), for showing it live.
+pub trait Echo: Send + Sync {
+    /// A chunk of stdout (`stderr` false) or stderr, cut wherever the transport cut it.
+    fn output(&self, stderr: bool, data: &[u8]);
+    /// The command is over: a last line without its newline can be shown now.
+    fn end(&self);
+}
 
 /// Something the running command did.
 #[derive(Debug)]
@@ -109,6 +120,8 @@ pub(crate) struct Reader {
     signal: Option<String>,
     gate: watch::Sender<Gate>,
     done: bool,
+    /// Shown the command's output as it comes, when set.
+    echo: Option<Arc<dyn Echo>>,
 }
 
 impl Reader {
@@ -134,6 +147,7 @@ impl Reader {
             signal: None,
             gate,
             done: false,
+            echo: None,
         };
         (reader, watcher)
     }
@@ -185,6 +199,9 @@ impl Reader {
             }
             Event::Stderr(data) => {
                 self.stderr.push(&data);
+                if let Some(echo) = self.echo.as_ref().filter(|_| self.started()) {
+                    echo.output(true, &data);
+                }
                 if !self.started() {
                     self.sudo_stderr.extend_from_slice(&data);
                     let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
@@ -299,14 +316,16 @@ pub(crate) async fn sudo_handshake(
 }
 
 /// Runs a started command to its end: feeds `stdin` (then end of file) while collecting
-/// stdout and stderr.
+/// stdout and stderr, and showing them to `echo` as they come.
 pub(crate) async fn collect(
     mut reader: Reader,
     mut gate: watch::Receiver<Gate>,
     mut writer: WriteSide,
     stdin: Option<&[u8]>,
+    echo: Option<Arc<dyn Echo>>,
 ) -> Result<ExecOutput> {
     let mode = reader.mode.clone();
+    reader.echo = echo.clone();
     let feed = async {
         if sudo_handshake(&mut writer, &mut gate, &mode).await {
             if let Some(data) = stdin {
@@ -321,7 +340,13 @@ pub(crate) async fn collect(
     let drain = async {
         let mut stdout = Capture::default();
         while let Some(chunk) = reader.next_stdout().await? {
+            if let Some(echo) = &echo {
+                echo.output(false, &chunk);
+            }
             stdout.push(&chunk);
+        }
+        if let Some(echo) = &echo {
+            echo.end();
         }
         Ok::<_, anyhow::Error>((reader, stdout))
     };

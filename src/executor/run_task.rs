@@ -410,11 +410,18 @@ impl TaskRun<'_> {
             sessions: self.pool,
             verbosity: self.opts.verbosity,
         };
+        // With -v, a command's output is shown as it comes, unless the task hides it.
+        let label = match &delegate {
+            Some(d) => format!("{host} -> {d}"),
+            None => host.to_string(),
+        };
+        let echo = (!task.no_log).then(|| self.reporter.echo(&label)).flatten();
+        let run = crate::connection::with_echo(echo, modules::run(name, args, &ctx));
         let result = if task.timeout > 0 {
             // Commands still running at the deadline are stopped; the wait is bounded too.
             let limit = std::time::Duration::from_secs(task.timeout);
             let at = std::time::Instant::now() + limit;
-            let run = crate::connection::with_deadline(at, modules::run(name, args, &ctx));
+            let run = crate::connection::with_deadline(at, run);
             let bounded = tokio::time::timeout(limit + std::time::Duration::from_secs(10), run);
             let result = bounded.await;
             if std::time::Instant::now() >= at {
@@ -427,7 +434,7 @@ impl TaskRun<'_> {
                 }
             }
         } else {
-            modules::run(name, args, &ctx).await
+            run.await
         };
         match result {
             Ok(out) => OneResult::from_output(out, delegate, ctx.diff),

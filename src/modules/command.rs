@@ -308,9 +308,9 @@ pub async fn run(
             if a.stdin_add_newline && !input.ends_with('\n') {
                 data.push(b'\n');
             }
-            ctx.exec_stdin(&line, &data).await?
+            ctx.exec_echoed(&line, Some(&data)).await?
         }
-        None => ctx.exec(&line).await?,
+        None => ctx.exec_echoed(&line, None).await?,
     };
     let mut result = ModuleOutput::changed(true)
         .with_exec(&out)

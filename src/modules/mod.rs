@@ -91,6 +91,14 @@ impl ModuleCtx<'_> {
             .await
     }
 
+    /// Runs the task's own command (command, shell, raw), its output shown as it comes when
+    /// the executor asked for that (`-v`).
+    pub async fn exec_echoed(&self, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput> {
+        self.session
+            .exec_echoed(command, stdin, self.escalation)
+            .await
+    }
+
     /// Finds a controller-side `src` file: absolute as given, else the first search path
     /// that holds it.
     pub fn find_src(&self, src: &str) -> Option<PathBuf> {

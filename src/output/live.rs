@@ -75,6 +75,17 @@ impl Live {
         let _ = v.term.flush();
     }
 
+    /// Writes `text` above the view, which is redrawn under it while the task runs.
+    pub fn print_above(&self, text: &str) {
+        let mut v = lock(&self.view);
+        v.erase();
+        let _ = v.term.write_str(text);
+        if v.active {
+            v.draw();
+        }
+        let _ = v.term.flush();
+    }
+
     pub fn begin_task(&self, hosts: &[String]) {
         let mut v = lock(&self.view);
         v.erase();

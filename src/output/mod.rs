@@ -2,7 +2,9 @@
 //! in ansible-playbook's layout so that people and their scripts read it the same way; or
 //! the same run as JSON Lines (`--output json`). On a terminal it also redraws each host's
 //! state in place while a task runs, and it keeps what the summary and the recap need.
+//! With `-v` a command's output is streamed as it comes, prefixed with its host.
 
+mod echo;
 mod json;
 mod live;
 mod summary;
@@ -202,6 +204,24 @@ impl Reporter {
         }
     }
 
+    /// Report text written while a task runs (streamed output): above the live view, which
+    /// stays.
+    fn out_during_task(&self, text: &str) {
+        match &self.live {
+            Some(live) => live.print_above(text),
+            None => write_stdout(text),
+        }
+    }
+
+    /// Where a command's output is streamed as it runs, with `-v` in the text report; `label`
+    /// names the host (`calxitu`, or `calxitu2 -> calxitu` when delegated). None otherwise.
+    pub fn echo(&self, label: &str) -> Option<Arc<dyn crate::connection::Echo>> {
+        if self.opts.verbosity == 0 || self.opts.format != Format::Text {
+            return None;
+        }
+        Some(Arc::new(echo::HostEcho::new(self.clone(), label)))
+    }
+
     fn event(&self, event: Value) {
         match &self.opts.sink {
             Some(sink) => lock(sink).push(event),
@@ -329,6 +349,10 @@ impl Reporter {
         }
         if r.ignored {
             text.push_str(&format!("{}\n", style("...ignoring").cyan()));
+        }
+        if r.status == Status::Changed {
+            // A transfer's totals, once its live progress is gone.
+            text.push_str(&text::transfer_totals(r.result).unwrap_or_default());
         }
         self.out(&text);
     }

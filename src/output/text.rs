@@ -159,6 +159,21 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// The totals of a finished transfer, from a result with `bytes`, `seconds` and `rate` (the
+/// image copy's): `  transferred 114.5 MiB in 5.97s, 19.2 MiB/s`.
+pub fn transfer_totals(result: &Value) -> Option<String> {
+    let moved = result.get("bytes")?.as_u64()?;
+    let secs = result.get("seconds")?.as_f64()?;
+    let rate = result.get("rate")?.as_u64()?;
+    let took = Duration::try_from_secs_f64(secs).ok()?;
+    Some(format!(
+        "  transferred {} in {}, {}/s\n",
+        bytes(moved),
+        seconds(took),
+        bytes(rate)
+    ))
+}
+
 /// JSON on one line as Python's `json.dumps` writes it (`{"a": 1, "b": [2, 3]}`), which is
 /// how Ansible prints failures.
 pub fn one_line(value: &Value) -> String {
@@ -275,6 +290,25 @@ mod tests {
             recap_text(&hosts, Some(&times)),
             format!("{head}{line} time=1.25s\ntotal time: 1m15s\n\n")
         );
+    }
+
+    #[test]
+    fn transfer_totals_need_all_three_numbers() {
+        let cases = [
+            (
+                serde_json::json!({"bytes": 120022192, "seconds": 5.968, "rate": 20109973}),
+                Some("  transferred 114.5 MiB in 5.97s, 19.2 MiB/s\n"),
+            ),
+            (serde_json::json!({"bytes": 10, "seconds": 0.5}), None),
+            (
+                serde_json::json!({"bytes": "10", "seconds": 0.5, "rate": 20}),
+                None,
+            ),
+            (serde_json::json!("text"), None),
+        ];
+        for (result, want) in cases {
+            assert_eq!(transfer_totals(&result).as_deref(), want, "{result}");
+        }
     }
 
     #[test]
