@@ -135,4 +135,26 @@ mod tests {
             "web1 -> db1 stderr | oops\n"
         );
     }
+
+    #[test]
+    fn only_the_verbose_text_report_streams() {
+        use super::super::{Format, ReportOptions};
+        let cases = [
+            (0, Format::Text, false),
+            (1, Format::Text, true),
+            (2, Format::Text, true),
+            (1, Format::Json, false),
+            (1, Format::Adhoc, false),
+        ];
+        for (verbosity, format, streams) in cases {
+            let sink = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let reporter = Reporter::with_options(ReportOptions {
+                verbosity,
+                format,
+                sink: Some(sink),
+                ..ReportOptions::default()
+            });
+            assert_eq!(reporter.echo("h").is_some(), streams, "{verbosity} {format:?}");
+        }
+    }
 }
