@@ -223,7 +223,9 @@ fn verbose_lines_go_above_the_live_view() {
 
     // One fork: alpha has printed its first line and sleeps; beta waits.
     let banner = "TASK [slow] ********************************************************************";
-    let mid = screen.wait_for(Duration::from_secs(10), |t| t.contains("alpha | first"));
+    let mid = screen.wait_for(Duration::from_secs(10), |t| {
+        t.contains("alpha | first") && t.contains("waiting")
+    });
     let view: Vec<String> = no_times(&screen_lines(&mid))
         .lines()
         .skip_while(|l| *l != banner)
