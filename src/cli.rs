@@ -31,7 +31,7 @@ pub mod exit {
     name = "mestral",
     version,
     about = "Run Ansible-style playbooks over one SSH session per host",
-    after_help = "Exit codes: 0 all good, 1 bad input, 2 a host failed, 4 a host was unreachable.",
+    after_help = "Exit codes: 0 all good, 1 bad input, 2 a host failed, 4 a host was unreachable, 130 interrupted.",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]

@@ -299,3 +299,21 @@ fn lookups_read_beside_the_playbook() {
         text(&out)
     );
 }
+
+/// A free-form `shell: |` block keeps its lines: two commands run, not one `echo a echo b`.
+#[test]
+fn free_form_block_keeps_its_lines() {
+    let s = Scratch::new("block");
+    s.write("inv.ini", INVENTORY);
+    s.write(
+        "pb.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n\
+         \x20   - shell: |\n        echo a\n        echo b\n      register: r\n\
+         \x20   - debug: var=r.stdout_lines\n",
+    );
+    let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let want = "ok: [alpha] => {\n    \"r.stdout_lines\": [\n        \"a\",\n        \"b\"\n    ]\n}\n";
+    assert_eq!(t.matches(want).count(), 1, "{t}");
+}

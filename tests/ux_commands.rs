@@ -206,3 +206,19 @@ fn completions_and_man_page() {
     assert!(page.contains(".TH mestral 1"), "{page}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `mestral completions bash | head -1`: a reader gone before the script is written is not a
+/// panic. The pipe's read end is closed before the binary starts, so the write always fails.
+#[test]
+fn completions_into_a_closed_pipe() {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_mestral"))
+        .args(["completions", "bash"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("mestral runs");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -16,7 +16,10 @@ pub struct CompletionsArgs {
 
 pub fn completions(a: &CompletionsArgs) -> Result<u8> {
     let mut cmd = Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "mestral", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "mestral", &mut script);
+    // A reader that stops early (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(&script);
     Ok(crate::cli::exit::OK)
 }
 

@@ -493,8 +493,14 @@ pub fn split_free_form(module: &str, text: &str) -> Result<Vars> {
     let words = split_words(text)?;
     let mut out = Vars::new();
     let command_like = FREE_FORM.contains(&module);
-    let mut rest: Vec<&str> = Vec::new();
+    // Raw words keep the whitespace written before them (newlines included), as Ansible's
+    // free form does: `shell: |` with two lines runs two commands, not one.
+    let mut rest = String::new();
+    let mut prev_end = 0;
     for (raw, word) in &words {
+        let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+        let gap = &text[prev_end..start];
+        prev_end = start + raw.len();
         match word.split_once('=') {
             Some((k, v))
                 if !k.is_empty()
@@ -505,12 +511,17 @@ pub fn split_free_form(module: &str, text: &str) -> Result<Vars> {
             {
                 out.insert(k.to_string(), Value::String(v.to_string()));
             }
-            _ if command_like => rest.push(raw),
+            _ if command_like => {
+                if !rest.is_empty() {
+                    rest.push_str(gap);
+                }
+                rest.push_str(raw);
+            }
             _ => bail!("'{word}' is not a key=value argument for module '{module}'"),
         }
     }
     if command_like && !rest.is_empty() {
-        out.insert("_raw_params".into(), Value::String(rest.join(" ")));
+        out.insert("_raw_params".into(), Value::String(rest));
     }
     Ok(out)
 }
@@ -613,6 +624,11 @@ mod tests {
                 "shell",
                 "echo 'a=b' | cat",
                 json!({"_raw_params": "echo 'a=b' | cat"}),
+            ),
+            (
+                "shell",
+                "echo a\necho b chdir=/tmp\n  echo c\n",
+                json!({"chdir": "/tmp", "_raw_params": "echo a\necho b\n  echo c"}),
             ),
             (
                 "debug",
