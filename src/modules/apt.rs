@@ -196,13 +196,18 @@ pub fn plan(
             }
         }
     }
-    let stale = match cache_valid_time {
-        Some(valid) => probe.cache_time + valid < probe.now,
-        None => true,
-    };
+    let stale = is_stale(cache_valid_time, probe);
     let has_work = !plan.install.is_empty();
     plan.update_cache = update_cache && stale && (has_work || packages.is_empty());
     plan
+}
+
+/// Whether the package cache is older than `cache_valid_time` (always, without one).
+fn is_stale(cache_valid_time: Option<u64>, probe: &Probe) -> bool {
+    match cache_valid_time {
+        Some(valid) => probe.cache_time + valid < probe.now,
+        None => true,
+    }
 }
 
 /// `1.2*` matches any version starting with 1.2; otherwise versions must be equal.
@@ -296,30 +301,50 @@ async fn apply(a: AptArgs, module: &str, ctx: &ModuleCtx<'_>) -> Result<ModuleOu
         )));
     }
 
-    let out = ctx
-        .exec(&probe_command(&packages, want == Want::Latest))
-        .await?;
-    let probe = parse_probe(&out.stdout_text());
+    let latest = want == Want::Latest;
+    let mut probe = parse_probe(
+        &ctx.exec(&probe_command(&packages, latest))
+            .await?
+            .stdout_text(),
+    );
     if !probe.has_apt {
         return Ok(ModuleOutput::failed(format!(
             "{module}: apt-get was not found on {}; only Debian-family hosts are supported",
             ctx.host
         )));
     }
+    // `latest` needs a fresh cache to know the newest version: refresh it first when stale.
+    let refreshed_first =
+        latest && a.update_cache && !ctx.check && is_stale(a.cache_valid_time, &probe);
+    if refreshed_first {
+        let out = ctx.exec("apt-get update -q").await?;
+        if out.rc != 0 {
+            let msg = format!("{module}: apt-get update failed (rc {})", out.rc);
+            return Ok(ModuleOutput::failed(msg).with_exec(&out));
+        }
+        probe = parse_probe(
+            &ctx.exec(&probe_command(&packages, latest))
+                .await?
+                .stdout_text(),
+        );
+    }
     let plan = plan(
         &packages,
         want,
         a.purge,
-        a.update_cache,
+        a.update_cache && !refreshed_first,
         a.cache_valid_time,
         &probe,
     );
     let changes = !plan.install.is_empty() || !plan.remove.is_empty();
+    let cache_updated = refreshed_first || (plan.update_cache && !ctx.check);
     let summary = |o: ModuleOutput| {
         o.with("installed", json!(plan.install))
             .with("removed", json!(plan.remove))
-            .with("cache_updated", json!(plan.update_cache && !ctx.check))
+            .with("cache_updated", json!(cache_updated))
     };
+    // As in Ansible, a task that only refreshes the cache reports the refresh as its change.
+    let changes = changes || (packages.is_empty() && plan.update_cache);
     if !changes && !plan.update_cache {
         return Ok(summary(ModuleOutput::ok()));
     }

@@ -180,14 +180,18 @@ pub async fn run(module: &str, args: &Value, ctx: &ModuleCtx<'_>) -> Result<Modu
         )));
     }
 
-    let out = ctx.exec(&probe_command(&a.name)).await?;
-    let current = parse_probe(&out.stdout_text());
-    if a.daemon_reload && current.systemd && !ctx.check {
-        let out = ctx.exec("systemctl daemon-reload").await?;
+    // As in Ansible, the reload comes first, so that a unit file written by an earlier task
+    // is what the probe sees.
+    if a.daemon_reload && !ctx.check {
+        let out = ctx
+            .exec("if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi")
+            .await?;
         if out.rc != 0 {
             return Ok(ModuleOutput::failed("systemctl daemon-reload failed").with_exec(&out));
         }
     }
+    let out = ctx.exec(&probe_command(&a.name)).await?;
+    let current = parse_probe(&out.stdout_text());
     if !current.exists && (state.is_some() || a.enabled.is_some()) {
         return Ok(ModuleOutput::failed(format!(
             "Could not find the requested service {}: host {}",
