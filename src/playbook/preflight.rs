@@ -117,6 +117,8 @@ pub fn yaml_hint(text: &str, line: usize, col: usize, reason: &str) -> Option<St
         let key = before
             .split_whitespace()
             .filter_map(|w| w.split_once('=').map(|(k, _)| k))
+            // parameter names are lower case, `ALL=(ALL)` inside a value is not one
+            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
             .next_back();
         return Some(match (module, key) {
             (Some(m), Some(k)) => format!(
@@ -135,12 +137,13 @@ mod tests {
 
     #[test]
     fn yaml_hints() {
-        let kv = "- hosts: a\n  tasks:\n    - lineinfile: path=/x line=Defaults: env create=yes\n";
+        let kv =
+            "- hosts: a\n  tasks:\n    - lineinfile: path=/x line=\"%a ALL=(ALL) NOPASSWD: ALL\"\n";
         let tab = "- hosts: a\n  tasks:\n\t- ping:\n";
         let cases = [
             (
                 kv,
-                (3, 43),
+                (3, 54),
                 "mapping values are not allowed in this context",
                 Some(
                     "the value of 'line' holds ': '; quote the whole argument text \
