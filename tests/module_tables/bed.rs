@@ -220,9 +220,14 @@ impl Bed {
     /// before and after texts when the content changes, none otherwise), an untouched file
     /// (same inode and mtime) when nothing changed, and a second run that changes nothing.
     pub async fn file_row(&self, module: &str, row: &FileRow) -> ModuleOutput {
+        self.file_row_from(module, row, 0o644).await
+    }
+
+    /// `file_row` with the starting file at `start_mode`.
+    pub async fn file_row_from(&self, module: &str, row: &FileRow, start_mode: u32) -> ModuleOutput {
         self.reset();
         if let Some(start) = row.start {
-            self.put("f", start.as_bytes(), 0o644);
+            self.put("f", start.as_bytes(), start_mode);
         }
         let before = row.start.map(|_| self.identity("f"));
         let out = self.twice(row.name, module, &row.args, row.changed).await;
