@@ -50,17 +50,19 @@ fn case1_lineinfile_in_a_loop_of_four_changes_once() {
     s.write(
         "pb.yml",
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n\
-         \x20   - name: looped\n      lineinfile: {path: $D/f, regexp: '^mode=old$', line: mode=new}\n\
+         \x20   - name: looped\n      lineinfile:\n\
+         \x20       {path: $D/f, regexp: '^mode=old$', line: mode=new}\n\
          \x20     loop: [1, 2, 3, 4]\n",
     );
     let recap = |changed: u8| {
         format!(
-            "\nPLAY RECAP *********************************************************************\n\
-             localhost                  : ok=1    changed={changed}    unreachable=0    failed=0    \
-             skipped=0    rescued=0    ignored=0   \n\n"
+            "\nPLAY RECAP ********************************************************\
+             *************\nlocalhost                  : ok=1    changed={changed}    \
+             unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   \n\n"
         )
     };
-    let head = "\nPLAY [localhost] ***************************************************************\n\
+    let head =
+        "\nPLAY [localhost] ***************************************************************\n\
         \nTASK [looped] ******************************************************************\n";
     for (run, first, changed) in [(1, "changed", 1), (2, "ok", 0)] {
         let out = s.mestral(&["-i", "localhost,", "pb.yml"]);
@@ -144,7 +146,10 @@ async fn case4_hosts_line_exact_regexp_sloppy_regexp_last_match_and_append() {
 }
 
 fn me() -> String {
-    let out = std::process::Command::new("id").arg("-un").output().unwrap();
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -156,7 +161,8 @@ async fn case5_authorized_key_appends_a_commented_key_and_keeps_the_first_line()
     bed.put("authorized_keys", format!("{first}\n").as_bytes(), 0o600);
     let args = |key: &str| json!({"user": me(), "key": key, "path": "$D/authorized_keys"});
 
-    bed.twice("second key", "authorized_key", &args(second), true).await;
+    bed.twice("second key", "authorized_key", &args(second), true)
+        .await;
     assert_eq!(bed.text("authorized_keys"), format!("{first}\n{second}\n"));
     let id = bed.identity("authorized_keys");
     let again = bed.run("authorized_key", &args(first)).await;
@@ -174,11 +180,15 @@ fn case6_octal_and_symbolic_modes_give_0644_and_are_stable() {
         s.write(&format!("f{i}"), "x\n");
         let path = s.0.join(format!("f{i}"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        tasks.push_str(&format!("    - file:\n        path: $D/f{i}\n        mode: {m}\n"));
+        tasks.push_str(&format!(
+            "    - file:\n        path: $D/f{i}\n        mode: {m}\n"
+        ));
     }
     s.write(
         "pb.yml",
-        &format!("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n{tasks}"),
+        &format!(
+            "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n{tasks}"
+        ),
     );
     for (run, changed) in [(1, modes.len()), (2, 0)] {
         let out = s.mestral(&["-i", "localhost,", "pb.yml"]);
@@ -225,7 +235,10 @@ fn case6_unquoted_644_is_refused_before_any_host_is_contacted() {
     assert!(!probe.contacted(), "the host was contacted");
 
     // the same playbook with the mode quoted does reach the host: the probe sees it
-    s.write("pb.yml", &s.read("pb.yml").replace("mode: 644", "mode: '644'"));
+    s.write(
+        "pb.yml",
+        &s.read("pb.yml").replace("mode: 644", "mode: '644'"),
+    );
     let out = s.mestral(&["-i", "inv.ini", "-T", "1", "pb.yml"]);
     assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     assert!(probe.contacted(), "the quoted run never tried the host");
@@ -269,7 +282,8 @@ fn case7_block_form_with_quoted_line_creates_0440_after_visudo_then_stable() {
         "pb.yml",
         "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n\
          \x20   - name: sudoers\n      lineinfile:\n        path: $D/sudoers\n\
-         \x20       line: \"%admin ALL=(ALL) NOPASSWD: ALL\"\n        create: yes\n        mode: '0440'\n\
+         \x20       line: \"%admin ALL=(ALL) NOPASSWD: ALL\"\n        create: yes\n\
+         \x20       mode: '0440'\n\
          \x20       validate: visudo -cf %s\n",
     );
     for (run, status, changed) in [(1, "changed", 1), (2, "ok", 0)] {
@@ -277,13 +291,21 @@ fn case7_block_form_with_quoted_line_creates_0440_after_visudo_then_stable() {
         assert_eq!(out.status.code(), Some(0), "run {run}: {}", stdout(&out));
         let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
         assert_eq!(lines[4], format!("{status}: [localhost]"), "run {run}");
-        assert!(lines[7].contains(&format!(" changed={changed} ")), "run {run}: {}", lines[7]);
+        assert!(
+            lines[7].contains(&format!(" changed={changed} ")),
+            "run {run}: {}",
+            lines[7]
+        );
         assert_eq!(s.read("sudoers"), "%admin ALL=(ALL) NOPASSWD: ALL\n");
         let meta = std::fs::metadata(s.0.join("sudoers")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o7777, 0o440);
     }
     // visudo really validates: a broken line is refused and the file stays as it was
-    s.write("pb.yml", &s.read("pb.yml").replace("NOPASSWD: ALL", "NOPASSWD: ALL, ("));
+    s.write(
+        "pb.yml",
+        &s.read("pb.yml")
+            .replace("NOPASSWD: ALL", "NOPASSWD: ALL, ("),
+    );
     let out = s.mestral(&["-i", "localhost,", "pb.yml"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert_eq!(s.read("sudoers"), "%admin ALL=(ALL) NOPASSWD: ALL\n");
@@ -292,7 +314,10 @@ fn case7_block_form_with_quoted_line_creates_0440_after_visudo_then_stable() {
 #[test]
 fn case7_tab_indentation_is_reported_as_a_tab_at_its_line() {
     let s = Scratch::new("case7tab");
-    s.write("pb.yml", "- hosts: localhost\n  tasks:\n    - ping:\n\t- ping:\n");
+    s.write(
+        "pb.yml",
+        "- hosts: localhost\n  tasks:\n    - ping:\n\t- ping:\n",
+    );
     let out = s.mestral(&["-i", "localhost,", "pb.yml"]);
     assert_eq!(
         (out.status.code(), stderr(&out)),
@@ -357,7 +382,8 @@ fn case9_undefined_attribute_fails_naming_the_variable_and_task_before_the_host(
          \x20     copy: {content: \"{{ db.host }}\", dest: /tmp/never}\n",
     );
     let out = s.mestral(&["-i", "inv.ini", "pb.yml"]);
-    let msg = "pb.yml:4: task 'db config' on far: 'db' is undefined, in template \\\"{{ db.host }}\\\"";
+    let msg =
+        "pb.yml:4: task 'db config' on far: 'db' is undefined, in template \\\"{{ db.host }}\\\"";
     assert_eq!(out.status.code(), Some(2));
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
     assert_eq!(

@@ -18,7 +18,13 @@ struct Want {
 }
 
 const fn ran(stdout: &'static str) -> Want {
-    Want { rc: 0, stdout, stderr: "", changed: true, failed: false }
+    Want {
+        rc: 0,
+        stdout,
+        stderr: "",
+        changed: true,
+        failed: false,
+    }
 }
 
 #[tokio::test]
@@ -27,30 +33,120 @@ async fn command_shell_raw_table() {
     std::fs::create_dir_all(bed.dir.join("sub")).unwrap();
     bed.put("sub/here.txt", b"", 0o644);
     let rows: Vec<(&str, &str, Value, Want)> = vec![
-        ("command argv", "command", json!({"argv": ["printf", "%s|", "a b", "c"]}), ran("a b|c|")),
-        ("command no shell", "command", json!({"cmd": "echo a|b * > x"}), ran("a|b * > x")),
-        ("command chdir", "command", json!({"cmd": "ls", "chdir": "$D/sub"}), ran("here.txt")),
-        ("command stdin", "command", json!({"cmd": "cat", "stdin": "in put"}), ran("in put")),
-        ("command stdin no newline", "command",
+        (
+            "command argv",
+            "command",
+            json!({"argv": ["printf", "%s|", "a b", "c"]}),
+            ran("a b|c|"),
+        ),
+        (
+            "command no shell",
+            "command",
+            json!({"cmd": "echo a|b * > x"}),
+            ran("a|b * > x"),
+        ),
+        (
+            "command chdir",
+            "command",
+            json!({"cmd": "ls", "chdir": "$D/sub"}),
+            ran("here.txt"),
+        ),
+        (
+            "command stdin",
+            "command",
+            json!({"cmd": "cat", "stdin": "in put"}),
+            ran("in put"),
+        ),
+        (
+            "command stdin no newline",
+            "command",
             json!({"cmd": "od -c", "stdin": "ab", "stdin_add_newline": false}),
-            ran("0000000   a   b\n0000002")),
-        ("command fails with rc and stderr", "command",
+            ran("0000000   a   b\n0000002"),
+        ),
+        (
+            "command fails with rc and stderr",
+            "command",
             json!({"cmd": "sh -c 'echo out; echo err >&2; exit 3'"}),
-            Want { rc: 3, stdout: "out", stderr: "err", changed: true, failed: true }),
-        ("shell pipeline", "shell", json!({"cmd": "printf 'a\\nb\\n' | tr a-z A-Z"}),
-            ran("A\nB")),
-        ("shell first stage fails", "shell", json!({"cmd": "false | cat"}),
-            Want { rc: 1, stdout: "", stderr: "", changed: true, failed: true }),
-        ("shell middle stage fails", "shell", json!({"cmd": "echo x | (cat; exit 4) | cat"}),
-            Want { rc: 4, stdout: "x", stderr: "", changed: true, failed: true }),
-        ("shell executable", "shell",
-            json!({"cmd": "echo ${BASH_VERSION:+bash}", "executable": "/bin/bash"}), ran("bash")),
-        ("shell chdir relative", "shell", json!({"cmd": "cat here.txt; pwd", "chdir": "$D/sub"}),
-            Want { rc: 0, stdout: "", stderr: "", changed: true, failed: false }),
-        ("raw", "raw", json!({"_raw_params": "echo raw-out; echo raw-err >&2"}),
-            Want { rc: 0, stdout: "raw-out\n", stderr: "raw-err\n", changed: true, failed: false }),
-        ("raw failure", "raw", json!({"_raw_params": "exit 5"}),
-            Want { rc: 5, stdout: "", stderr: "", changed: true, failed: true }),
+            Want {
+                rc: 3,
+                stdout: "out",
+                stderr: "err",
+                changed: true,
+                failed: true,
+            },
+        ),
+        (
+            "shell pipeline",
+            "shell",
+            json!({"cmd": "printf 'a\\nb\\n' | tr a-z A-Z"}),
+            ran("A\nB"),
+        ),
+        (
+            "shell first stage fails",
+            "shell",
+            json!({"cmd": "false | cat"}),
+            Want {
+                rc: 1,
+                stdout: "",
+                stderr: "",
+                changed: true,
+                failed: true,
+            },
+        ),
+        (
+            "shell middle stage fails",
+            "shell",
+            json!({"cmd": "echo x | (cat; exit 4) | cat"}),
+            Want {
+                rc: 4,
+                stdout: "x",
+                stderr: "",
+                changed: true,
+                failed: true,
+            },
+        ),
+        (
+            "shell executable",
+            "shell",
+            json!({"cmd": "echo ${BASH_VERSION:+bash}", "executable": "/bin/bash"}),
+            ran("bash"),
+        ),
+        (
+            "shell chdir relative",
+            "shell",
+            json!({"cmd": "cat here.txt; pwd", "chdir": "$D/sub"}),
+            Want {
+                rc: 0,
+                stdout: "",
+                stderr: "",
+                changed: true,
+                failed: false,
+            },
+        ),
+        (
+            "raw",
+            "raw",
+            json!({"_raw_params": "echo raw-out; echo raw-err >&2"}),
+            Want {
+                rc: 0,
+                stdout: "raw-out\n",
+                stderr: "raw-err\n",
+                changed: true,
+                failed: false,
+            },
+        ),
+        (
+            "raw failure",
+            "raw",
+            json!({"_raw_params": "exit 5"}),
+            Want {
+                rc: 5,
+                stdout: "",
+                stderr: "",
+                changed: true,
+                failed: true,
+            },
+        ),
     ];
     for (name, module, args, want) in rows {
         let out = bed.run(module, &args).await;
@@ -61,7 +157,12 @@ async fn command_shell_raw_table() {
         };
         let lines: Vec<&str> = stdout.lines().collect();
         assert_eq!(
-            (out.failed, out.changed, &out.values["rc"], &out.values["stdout"]),
+            (
+                out.failed,
+                out.changed,
+                &out.values["rc"],
+                &out.values["stdout"]
+            ),
             (want.failed, want.changed, &json!(want.rc), &json!(stdout)),
             "{name}: {:?}",
             out.msg
@@ -79,16 +180,28 @@ async fn creates_and_removes_make_the_second_run_a_no_op() {
     let bed = Bed::new("cmdgate").await;
     bed.put("gone.txt", b"", 0o644);
     let cases = [
-        ("command", json!({"cmd": "touch made.txt", "chdir": "$D", "creates": "made.txt"})),
-        ("shell", json!({"cmd": "echo > $D/glob.out", "creates": "$D/*.out"})),
-        ("command", json!({"cmd": "rm gone.txt", "chdir": "$D", "removes": "gone.txt"})),
+        (
+            "command",
+            json!({"cmd": "touch made.txt", "chdir": "$D", "creates": "made.txt"}),
+        ),
+        (
+            "shell",
+            json!({"cmd": "echo > $D/glob.out", "creates": "$D/*.out"}),
+        ),
+        (
+            "command",
+            json!({"cmd": "rm gone.txt", "chdir": "$D", "removes": "gone.txt"}),
+        ),
     ];
     for (module, args) in cases {
         let first = bed.run(module, &args).await;
         assert_eq!((first.failed, first.changed), (false, true), "{args}");
         let second = bed.run(module, &args).await;
-        assert_eq!((second.failed, second.changed, &second.values["rc"]), (false, false, &json!(0)),
-            "{args}");
+        assert_eq!(
+            (second.failed, second.changed, &second.values["rc"]),
+            (false, false, &json!(0)),
+            "{args}"
+        );
     }
     assert_eq!(bed.names(""), ["files", "glob.out", "made.txt"]);
 }
@@ -100,12 +213,21 @@ async fn stat_and_slurp_report_without_changing() {
     std::os::unix::fs::symlink(bed.path("data"), bed.dir.join("link")).unwrap();
     let id = bed.identity("data");
     let rows = [
-        ("data", json!({"exists": true, "isreg": true, "isdir": false, "islnk": false,
+        (
+            "data",
+            json!({"exists": true, "isreg": true, "isdir": false, "islnk": false,
             "mode": "0604", "size": 3,
-            "checksum": "55ca6286e3e4f4fba5d0448333fa99fc5a404a73"})),
-        ("link", json!({"exists": true, "isreg": false, "isdir": false, "islnk": true,
-            "mode": "0777"})),
-        ("files", json!({"exists": true, "isreg": false, "isdir": true, "islnk": false})),
+            "checksum": "55ca6286e3e4f4fba5d0448333fa99fc5a404a73"}),
+        ),
+        (
+            "link",
+            json!({"exists": true, "isreg": false, "isdir": false, "islnk": true,
+            "mode": "0777"}),
+        ),
+        (
+            "files",
+            json!({"exists": true, "isreg": false, "isdir": true, "islnk": false}),
+        ),
     ];
     for (rel, want) in rows {
         let out = bed.run("stat", &json!({"path": format!("$D/{rel}")})).await;
@@ -120,6 +242,9 @@ async fn stat_and_slurp_report_without_changing() {
     let s = bed.run("slurp", &json!({"src": "$D/data"})).await;
     assert_eq!((s.changed, &s.values["content"]), (false, &json!("aGkK")));
     let gone = bed.run("slurp", &json!({"src": "$D/nope"})).await;
-    assert_eq!((gone.failed, gone.msg), (true, Some(format!("file not found: {}", bed.path("nope")))));
+    assert_eq!(
+        (gone.failed, gone.msg),
+        (true, Some(format!("file not found: {}", bed.path("nope"))))
+    );
     assert_eq!(bed.identity("data"), id);
 }

@@ -18,25 +18,85 @@ fn row(
 ) -> FileRow {
     let mut args = args;
     args["dest"] = json!("$D/f");
-    FileRow { name, start, args, want: Some(want), mode, changed }
+    FileRow {
+        name,
+        start,
+        args,
+        want: Some(want),
+        mode,
+        changed,
+    }
 }
 
 #[tokio::test]
 async fn copy_content_table() {
     let bed = Bed::new("copy").await;
     let rows = [
-        row("new file", None, json!({"content": "a=1\n"}), "a=1\n", 0o644, true),
-        row("new file with mode", None, json!({"content": "a", "mode": "0600"}), "a", 0o600, true),
-        row("same content", Some("a=1\n"), json!({"content": "a=1\n"}), "a=1\n", 0o644, false),
-        row("differing content", Some("a=1\n"), json!({"content": "a=2\n"}), "a=2\n", 0o644, true),
-        row("force no keeps", Some("a=1\n"), json!({"content": "a=2\n", "force": "no"}), "a=1\n",
-            0o644, false),
-        row("force no creates", None, json!({"content": "a=2\n", "force": false}), "a=2\n", 0o644,
-            true),
-        row("symbolic mode", Some("a\n"), json!({"content": "a\n", "mode": "u=rw,g=,o="}), "a\n",
-            0o600, true),
-        row("validate accepts", Some("bad\n"), json!({"content": "good\n",
-            "validate": "grep -q good %s"}), "good\n", 0o644, true),
+        row(
+            "new file",
+            None,
+            json!({"content": "a=1\n"}),
+            "a=1\n",
+            0o644,
+            true,
+        ),
+        row(
+            "new file with mode",
+            None,
+            json!({"content": "a", "mode": "0600"}),
+            "a",
+            0o600,
+            true,
+        ),
+        row(
+            "same content",
+            Some("a=1\n"),
+            json!({"content": "a=1\n"}),
+            "a=1\n",
+            0o644,
+            false,
+        ),
+        row(
+            "differing content",
+            Some("a=1\n"),
+            json!({"content": "a=2\n"}),
+            "a=2\n",
+            0o644,
+            true,
+        ),
+        row(
+            "force no keeps",
+            Some("a=1\n"),
+            json!({"content": "a=2\n", "force": "no"}),
+            "a=1\n",
+            0o644,
+            false,
+        ),
+        row(
+            "force no creates",
+            None,
+            json!({"content": "a=2\n", "force": false}),
+            "a=2\n",
+            0o644,
+            true,
+        ),
+        row(
+            "symbolic mode",
+            Some("a\n"),
+            json!({"content": "a\n", "mode": "u=rw,g=,o="}),
+            "a\n",
+            0o600,
+            true,
+        ),
+        row(
+            "validate accepts",
+            Some("bad\n"),
+            json!({"content": "good\n",
+            "validate": "grep -q good %s"}),
+            "good\n",
+            0o644,
+            true,
+        ),
     ];
     for r in &rows {
         bed.file_row("copy", r).await;
@@ -55,7 +115,10 @@ async fn copy_attribute_drift_is_fixed_without_rewriting() {
     let id = bed.identity("f");
     let args = json!({"content": "same\n", "dest": "$D/f", "mode": "0640"});
     let out = bed.twice("drift", "copy", &args, true).await;
-    assert_eq!((bed.mode("f"), bed.identity("f"), out.diffs.len()), (0o640, id, 0));
+    assert_eq!(
+        (bed.mode("f"), bed.identity("f"), out.diffs.len()),
+        (0o640, id, 0)
+    );
     assert_eq!(bed.text("f"), "same\n");
 }
 
@@ -63,22 +126,49 @@ async fn copy_attribute_drift_is_fixed_without_rewriting() {
 async fn copy_backup_and_refusals() {
     let bed = Bed::new("copybak").await;
     bed.put("f", b"old\n", 0o640);
-    let out = bed.twice("backup", "copy", &json!({"content": "new\n", "dest": "$D/f",
-        "backup": true}), true).await;
-    let backup = out.values["backup_file"].as_str().unwrap().rsplit('/').next().unwrap();
-    assert_eq!((bed.text(backup), bed.text("f"), bed.mode("f")), ("old\n".into(), "new\n".into(),
-        0o640));
+    let out = bed
+        .twice(
+            "backup",
+            "copy",
+            &json!({"content": "new\n", "dest": "$D/f",
+        "backup": true}),
+            true,
+        )
+        .await;
+    let backup = out.values["backup_file"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    assert_eq!(
+        (bed.text(backup), bed.text("f"), bed.mode("f")),
+        ("old\n".into(), "new\n".into(), 0o640)
+    );
 
     let cases = [
-        (Some("good\n"), json!({"content": "bad\n", "dest": "$D/f",
-            "validate": "grep -q good %s"}), "failed to validate"),
-        (Some("x\n"), json!({"content": "y\n", "dest": "$D/f", "validate": "true"}),
-            "validate must contain %s: true"),
-        (None, json!({"src": "nothere", "dest": "$D/f"}),
-            "Could not find or access 'nothere' on the controller"),
-        (None, json!({"content": "x", "dest": "$D/f", "mode": "u=q"}),
+        (
+            Some("good\n"),
+            json!({"content": "bad\n", "dest": "$D/f",
+            "validate": "grep -q good %s"}),
+            "failed to validate",
+        ),
+        (
+            Some("x\n"),
+            json!({"content": "y\n", "dest": "$D/f", "validate": "true"}),
+            "validate must contain %s: true",
+        ),
+        (
+            None,
+            json!({"src": "nothere", "dest": "$D/f"}),
+            "Could not find or access 'nothere' on the controller",
+        ),
+        (
+            None,
+            json!({"content": "x", "dest": "$D/f", "mode": "u=q"}),
             "parameter 'mode' for module 'copy': mode 'u=q' is not a valid symbolic mode: \
-             'q' is not a permission"),
+             'q' is not a permission",
+        ),
     ];
     for (start, args, msg) in cases {
         bed.failing_row("copy", start, &args, msg).await;
@@ -98,8 +188,16 @@ async fn copy_src_files_and_trees() {
         ("one.txt", "$D/copy.txt", &[("copy.txt", "one\n")]),
         ("one.txt", "$D/existing", &[("existing/one.txt", "one\n")]),
         ("one.txt", "$D/newdir/", &[("newdir/one.txt", "one\n")]),
-        ("tree", "$D/withdir", &[("withdir/tree/a", "A"), ("withdir/tree/sub/b", "B")]),
-        ("tree/", "$D/contents", &[("contents/a", "A"), ("contents/sub/b", "B")]),
+        (
+            "tree",
+            "$D/withdir",
+            &[("withdir/tree/a", "A"), ("withdir/tree/sub/b", "B")],
+        ),
+        (
+            "tree/",
+            "$D/contents",
+            &[("contents/a", "A"), ("contents/sub/b", "B")],
+        ),
     ];
     for (src, dest, files) in rows {
         let args = json!({"src": src, "dest": dest});
@@ -118,13 +216,28 @@ async fn template_table() {
     let sources = [
         ("keeps the final newline", "Port {{ port }}\n", "Port 22\n"),
         ("no final newline stays so", "Port {{ port }}", "Port 22"),
-        ("trim_blocks on", "{% for u in users %}\n{{ u }}\n{% endfor %}\n", "ann\nbob\n"),
-        ("lstrip_blocks off", "  {% if port %}\nx\n  {% endif %}\n", "  x\n  \n"),
+        (
+            "trim_blocks on",
+            "{% for u in users %}\n{{ u }}\n{% endfor %}\n",
+            "ann\nbob\n",
+        ),
+        (
+            "lstrip_blocks off",
+            "  {% if port %}\nx\n  {% endif %}\n",
+            "  x\n  \n",
+        ),
     ];
     for (name, source, want) in sources {
         std::fs::write(bed.dir.join("files/t.j2"), source).unwrap();
-        let r = FileRow { name, start: Some("old\n"), args: json!({"src": "t.j2", "dest": "$D/f",
-            "mode": "0640"}), want: Some(want), mode: 0o640, changed: true };
+        let r = FileRow {
+            name,
+            start: Some("old\n"),
+            args: json!({"src": "t.j2", "dest": "$D/f",
+            "mode": "0640"}),
+            want: Some(want),
+            mode: 0o640,
+            changed: true,
+        };
         bed.file_row("template", &r).await;
     }
 }

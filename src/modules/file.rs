@@ -382,7 +382,14 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             path: path.to_string(),
             before: format!("state: {}\n", cur.kind.word()),
             // Ansible's diff names the state asked for (`touch`), its result the kind.
-            after: format!("state: {}\n", if want == Want::Touch { "touch" } else { final_state }),
+            after: format!(
+                "state: {}\n",
+                if want == Want::Touch {
+                    "touch"
+                } else {
+                    final_state
+                }
+            ),
         });
     }
     if ctx.check || !changed {

@@ -73,8 +73,9 @@ fn find_value(file: &Path, from_line: usize, key: &str, n: u64) -> Option<(usize
         let mut search = 0;
         while let Some(at) = line[search..].find(key).map(|a| a + search) {
             search = at + key.len();
-            let boundary = at == 0 || !line.as_bytes()[at - 1].is_ascii_alphanumeric()
-                && line.as_bytes()[at - 1] != b'_';
+            let boundary = at == 0
+                || !line.as_bytes()[at - 1].is_ascii_alphanumeric()
+                    && line.as_bytes()[at - 1] != b'_';
             let rest = &line[search..];
             let Some(after) = rest.trim_start().strip_prefix(':') else {
                 continue;
@@ -99,10 +100,11 @@ fn find_value(file: &Path, from_line: usize, key: &str, n: u64) -> Option<(usize
 /// A hint for a YAML syntax error at `line` and `col` (1-based), if the text shows a common cause.
 pub fn yaml_hint(text: &str, line: usize, col: usize, reason: &str) -> Option<String> {
     // A tab in the indentation at or before the error is the likely cause.
-    let tabbed = text
-        .lines()
-        .take(line)
-        .position(|l| l.chars().take_while(|c| c.is_whitespace()).any(|c| c == '\t'));
+    let tabbed = text.lines().take(line).position(|l| {
+        l.chars()
+            .take_while(|c| c.is_whitespace())
+            .any(|c| c == '\t')
+    });
     if let Some(at) = tabbed {
         return Some(format!(
             "line {} is indented with a tab; YAML indents with spaces only",
@@ -113,7 +115,11 @@ pub fn yaml_hint(text: &str, line: usize, col: usize, reason: &str) -> Option<St
     if reason.starts_with("mapping values are not allowed") {
         // `module: a=1 b=x: y` — the k=v text holds ": ", which YAML reads as a mapping.
         let before = shown.get(..col.saturating_sub(1)).unwrap_or(shown);
-        let module = before.trim_start().trim_start_matches("- ").split(':').next();
+        let module = before
+            .trim_start()
+            .trim_start_matches("- ")
+            .split(':')
+            .next();
         let key = before
             .split_whitespace()
             .filter_map(|w| w.split_once('=').map(|(k, _)| k))
@@ -156,10 +162,19 @@ mod tests {
                 "found character that cannot start any token",
                 Some("line 3 is indented with a tab; YAML indents with spaces only"),
             ),
-            ("- hosts: [\n", (2, 1), "did not find expected node content", None),
+            (
+                "- hosts: [\n",
+                (2, 1),
+                "did not find expected node content",
+                None,
+            ),
         ];
         for (text, (line, col), reason, want) in cases {
-            assert_eq!(yaml_hint(text, line, col, reason).as_deref(), want, "{text}");
+            assert_eq!(
+                yaml_hint(text, line, col, reason).as_deref(),
+                want,
+                "{text}"
+            );
         }
     }
 

@@ -74,11 +74,9 @@ impl Bed {
         match args {
             Value::String(s) => Value::String(s.replace("$D", &dir)),
             Value::Array(a) => Value::Array(a.iter().map(|v| self.args(v)).collect()),
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), self.args(v)))
-                    .collect(),
-            ),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), self.args(v))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -161,7 +159,13 @@ impl Bed {
 
     /// Runs `args` twice: asserts the first run's `changed` and that the second run changes
     /// nothing. Returns the first run's output.
-    pub async fn twice(&self, row: &str, module: &str, args: &Value, changed: bool) -> ModuleOutput {
+    pub async fn twice(
+        &self,
+        row: &str,
+        module: &str,
+        args: &Value,
+        changed: bool,
+    ) -> ModuleOutput {
         let first = self.run(module, args).await;
         assert_eq!(
             (first.failed, first.changed),
@@ -224,7 +228,12 @@ impl Bed {
     }
 
     /// `file_row` with the starting file at `start_mode`.
-    pub async fn file_row_from(&self, module: &str, row: &FileRow, start_mode: u32) -> ModuleOutput {
+    pub async fn file_row_from(
+        &self,
+        module: &str,
+        row: &FileRow,
+        start_mode: u32,
+    ) -> ModuleOutput {
         self.reset();
         if let Some(start) = row.start {
             self.put("f", start.as_bytes(), start_mode);
@@ -234,7 +243,13 @@ impl Bed {
         let got = self.bytes("f").map(|b| String::from_utf8(b).unwrap());
         assert_eq!(got.as_deref(), row.want, "{}: bytes", row.name);
         if row.want.is_some() {
-            assert_eq!(self.mode("f"), row.mode, "{}: mode {:o}", row.name, self.mode("f"));
+            assert_eq!(
+                self.mode("f"),
+                row.mode,
+                "{}: mode {:o}",
+                row.name,
+                self.mode("f")
+            );
         }
         let want_diffs = if row.start != row.want {
             vec![FileDiff {
@@ -247,7 +262,12 @@ impl Bed {
         };
         assert_eq!(out.diffs, want_diffs, "{}: diff", row.name);
         if row.start == row.want && row.want.is_some() {
-            assert_eq!(Some(self.identity("f")), before, "{}: file rewritten", row.name);
+            assert_eq!(
+                Some(self.identity("f")),
+                before,
+                "{}: file rewritten",
+                row.name
+            );
         }
         out
     }
@@ -267,6 +287,10 @@ impl Bed {
         );
         let got = self.bytes("f").map(|b| String::from_utf8(b).unwrap());
         assert_eq!(got.as_deref(), start, "{args}: file touched");
-        assert_eq!(self.names(""), ["f", "files"][usize::from(start.is_none())..], "{args}");
+        assert_eq!(
+            self.names(""),
+            ["f", "files"][usize::from(start.is_none())..],
+            "{args}"
+        );
     }
 }
