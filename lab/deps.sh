@@ -31,6 +31,7 @@ declare -A NEED=(
     [/lib/lsb/init-functions]=lsb-base
     [/usr/sbin/service]=init-system-helpers
     [/usr/sbin/useradd]=passwd
+    [/usr/sbin/visudo]=sudo
 )
 
 missing=()

@@ -381,7 +381,15 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         out.diffs.push(FileDiff {
             path: path.to_string(),
             before: format!("state: {}\n", cur.kind.word()),
-            after: format!("state: {final_state}\n"),
+            // Ansible's diff names the state asked for (`touch`), its result the kind.
+            after: format!(
+                "state: {}\n",
+                if want == Want::Touch {
+                    "touch"
+                } else {
+                    final_state
+                }
+            ),
         });
     }
     if ctx.check || !changed {

@@ -378,6 +378,10 @@ pub async fn write(
     spec: &WriteSpec<'_>,
     content: &[u8],
 ) -> Result<Option<String>> {
+    // Ansible refuses a validate command that would not see the new file.
+    if let Some(v) = spec.validate.filter(|v| !v.contains("%s")) {
+        return fail(format!("validate must contain %s: {v}"));
+    }
     let out = ctx.exec_stdin(&write_script(spec), content).await?;
     let stderr = out.stderr_text();
     if out.rc == VALIDATE_FAILED && spec.validate.is_some() {

@@ -36,8 +36,11 @@ fn yaml_error(path: &Path, text: &str, err: &serde_yaml::Error) -> anyhow::Error
         Some(loc) => {
             let line = text.lines().nth(loc.line().saturating_sub(1)).unwrap_or("");
             let caret = " ".repeat(loc.column().saturating_sub(1));
+            let hint = super::preflight::yaml_hint(text, loc.line(), loc.column(), &reason)
+                .map(|h| format!("\n  hint: {h}"))
+                .unwrap_or_default();
             anyhow!(
-                "{}:{}:{}: YAML syntax error: {}\n    {}\n    {}^",
+                "{}:{}:{}: YAML syntax error: {}\n    {}\n    {}^{hint}",
                 path.display(),
                 loc.line(),
                 loc.column(),

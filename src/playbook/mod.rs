@@ -4,6 +4,7 @@
 
 mod include;
 mod load;
+mod preflight;
 mod roles;
 mod task;
 

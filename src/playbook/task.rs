@@ -252,6 +252,7 @@ fn parse_task(
             }
         }
     }
+    super::preflight::file_modes(&short, &mut args, &task.origin)?;
     task.action = Action::Module { name: short, args };
     Ok(vec![task])
 }

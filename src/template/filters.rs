@@ -421,7 +421,7 @@ mod tests {
                 "{{ text | regex_search('(?P<w>W\\\\w+)', '\\\\g<w>') }}",
                 "['World']",
             ),
-            ("{{ text | regex_search('zzz') }}", "None"),
+            ("{{ text | regex_search('zzz') }}", ""),
             ("{{ text | regex_findall('o.') }}", "['o ', 'or']"),
             (
                 "{{ 'k1=v1 k2=v2' | regex_findall('(\\\\w)(\\\\d)=') }}",

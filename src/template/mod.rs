@@ -263,7 +263,8 @@ fn format_value(out: &mut Output, state: &mut State, value: &MjValue) -> Result<
     let value = validate(value)?;
     filters::require_defined(&value)?;
     match value.kind() {
-        ValueKind::None => out.write_str("None")?,
+        // Ansible (2.19 checked) prints a null inside text as nothing.
+        ValueKind::None => {}
         ValueKind::Bool if value.is_true() => out.write_str("True")?,
         ValueKind::Bool => out.write_str("False")?,
         ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => out.write_str(&py_repr(&value))?,
@@ -404,7 +405,7 @@ mod tests {
         let cases = [
             ("n={{ n }}", "n=3"),
             ("{{ l }}!", "[1, 2]!"),
-            ("{{ flag }} {{ nothing }}", "True None"),
+            ("{{ flag }} {{ nothing }}", "True "),
             ("m: {{ m }}", "m: {'a': 1, 'b': 'two'}"),
             ("{{ advertise }}", "172.30.8.12:2377"),
             ("{{ nested }}", "172.30.8.12:2377/x"),
