@@ -189,6 +189,12 @@ pub fn probe_command(chdir: Option<&str>, creates: Option<&str>, removes: Option
     script
 }
 
+/// Whether the shell at `exe` understands `-o pipefail`, judged by its file name.
+fn has_pipefail(exe: &str) -> bool {
+    let name = exe.rsplit('/').next().unwrap_or(exe);
+    matches!(name, "bash" | "zsh" | "ksh" | "mksh")
+}
+
 /// The command line actually sent for `kind`.
 pub fn remote_command(
     kind: Kind,
@@ -198,6 +204,10 @@ pub fn remote_command(
 ) -> String {
     let body = match (kind, executable) {
         (Kind::Command, _) => format!("exec {text}"),
+        // bash, zsh and ksh named as the shell keep the pipefail promise; others can't.
+        (Kind::Shell, Some(exe)) if has_pipefail(exe) => {
+            format!("exec {} -o pipefail -c {}", quote(exe), quote(text))
+        }
         (Kind::Shell | Kind::Raw, Some(exe)) => format!("exec {} -c {}", quote(exe), quote(text)),
         (Kind::Shell, None) => with_pipefail(text),
         (Kind::Raw, None) => text.to_string(),
@@ -491,6 +501,10 @@ mod tests {
         assert_eq!(
             remote_command(Kind::Shell, "echo $0", None, Some("/bin/dash")),
             "exec /bin/dash -c 'echo $0'"
+        );
+        assert_eq!(
+            remote_command(Kind::Shell, "false | true", None, Some("/bin/bash")),
+            "exec /bin/bash -o pipefail -c 'false | true'"
         );
         assert_eq!(
             remote_command(Kind::Raw, "echo hi > /x", None, None),
