@@ -78,6 +78,7 @@ impl Lab {
             host_key_checking: "accept-new".into(),
             known_hosts: Some(self.path("known_hosts")),
             password: None,
+            ssh_args: None,
         }
     }
 }

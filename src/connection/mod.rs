@@ -7,6 +7,7 @@
 //! (sudo), `known_hosts` and `ssh_config`.
 
 mod auth;
+mod jump;
 mod known_hosts;
 mod local;
 mod run;
@@ -79,6 +80,9 @@ pub struct ConnectSpec {
     /// known_hosts file; `~/.ssh/known_hosts` when None.
     pub known_hosts: Option<PathBuf>,
     pub password: Option<String>,
+    /// Extra ssh command line arguments (`ansible_ssh_common_args`, `ansible_ssh_extra_args`):
+    /// only `-J hop` and `-o ProxyJump=hop` are read.
+    pub ssh_args: Option<String>,
 }
 
 /// How to escalate privileges for a command.

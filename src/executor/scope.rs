@@ -207,7 +207,15 @@ pub fn connect_spec(
             .or(checking)
             .unwrap_or_else(|| "accept-new".into()),
         known_hosts: None,
-        password: var("ansible_password")?.or(var("ansible_ssh_pass")?),
+        password: opts
+            .connection_password
+            .clone()
+            .or(var("ansible_password")?)
+            .or(var("ansible_ssh_pass")?),
+        ssh_args: match (var("ansible_ssh_common_args")?, var("ansible_ssh_extra_args")?) {
+            (Some(common), Some(extra)) => Some(format!("{common} {extra}")),
+            (common, extra) => common.or(extra),
+        },
     })
 }
 
