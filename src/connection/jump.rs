@@ -209,7 +209,10 @@ mod tests {
         }
         let errors = [
             ("-J", "ansible_ssh_common_args: -J needs a value"),
-            ("-o 'ProxyJump=x", "ansible_ssh_common_args: unterminated ' quote"),
+            (
+                "-o 'ProxyJump=x",
+                "ansible_ssh_common_args: unterminated ' quote",
+            ),
         ];
         for (args, want) in errors {
             let err = from_args(args, "ansible_ssh_common_args").unwrap_err();
@@ -222,7 +225,10 @@ mod tests {
         let cases = [
             ("none", vec![]),
             ("jump", vec![hop(None, "jump", None)]),
-            ("root@jump:2222", vec![hop(Some("root"), "jump", Some(2222))]),
+            (
+                "root@jump:2222",
+                vec![hop(Some("root"), "jump", Some(2222))],
+            ),
             ("ssh://u@j", vec![hop(Some("u"), "j", None)]),
             ("[::1]:22", vec![hop(None, "::1", Some(22))]),
             (

@@ -163,7 +163,10 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
     let config = ssh_config::load(&home.join(".ssh/config"), &spec.address)?;
     let target = resolve(spec, &config, &home, &local_user)?;
     let from_args = match &spec.ssh_args {
-        Some(args) => jump::from_args(args, &format!("host {}: ansible_ssh_common_args", spec.name))?,
+        Some(args) => jump::from_args(
+            args,
+            &format!("host {}: ansible_ssh_common_args", spec.name),
+        )?,
         None => None,
     };
     let route = jump::parse_route(from_args.or(config.proxy_jump).as_deref().unwrap_or(""))
@@ -288,7 +291,9 @@ async fn jump_session(
     .await;
     match shared {
         Ok(handle) if !handle.is_closed() => Ok((handle, label)),
-        Ok(_) => Err(unreachable(format!("session to jump host {label} is closed"))),
+        Ok(_) => Err(unreachable(format!(
+            "session to jump host {label} is closed"
+        ))),
         Err(message) => Err(unreachable(format!("jump host {label}: {message}"))),
     }
 }
@@ -630,6 +635,7 @@ mod tests {
             identity_files: vec!["~/.ssh/id_%r".into()],
             strict_host_key_checking: Some("yes".into()),
             user_known_hosts_files: vec!["~/kh".into(), "/etc/kh2".into()],
+            proxy_jump: None,
         };
         let home = Path::new("/home/me");
         let bare = ConnectSpec {

@@ -212,7 +212,10 @@ pub fn connect_spec(
             .clone()
             .or(var("ansible_password")?)
             .or(var("ansible_ssh_pass")?),
-        ssh_args: match (var("ansible_ssh_common_args")?, var("ansible_ssh_extra_args")?) {
+        ssh_args: match (
+            var("ansible_ssh_common_args")?,
+            var("ansible_ssh_extra_args")?,
+        ) {
             (Some(common), Some(extra)) => Some(format!("{common} {extra}")),
             (common, extra) => common.or(extra),
         },
