@@ -194,7 +194,8 @@ fn open(
         let started = Instant::now();
         if target.policy == Policy::Off {
             crate::inventory::warn(&format!(
-                "host key checking is off for {direct}: the host's identity is not verified"
+                "host key checking is off for {} ({direct}): its identity is not verified",
+                spec.name
             ));
         }
         let (handle, place) = match route.split_last() {
