@@ -397,7 +397,9 @@ fn sudo_needing_a_password_fails_fast_without_one() {
     let lab = Lab::up("sudo", &[C]);
     let (code, _) = on_host(
         C,
-        "printf 'lab ALL=(ALL:ALL) ALL\\n' >/etc/sudoers.d/lab && chmod 0440 /etc/sudoers.d/lab",
+        // `*`: no password to log in with, yet not locked (sshd refuses locked accounts).
+        "usermod -p '*' lab && printf 'lab ALL=(ALL:ALL) ALL\\n' >/etc/sudoers.d/lab && \
+         chmod 0440 /etc/sudoers.d/lab",
     );
     assert_eq!(code, 0);
     lab.inventory(&format!(
@@ -423,13 +425,16 @@ fn sudo_needing_a_password_fails_fast_without_one() {
          ignored=0   "
         )]
     );
+    let said = format!("sudo on {C} needs a password: run with -K / --ask-become-pass");
     assert_eq!(
-        out.failure_msgs(),
-        [format!(
-            "[{C}] sudo on {C} needs a password: run with -K / --ask-become-pass"
-        )]
+        out.line_starting("fatal: "),
+        format!(
+            "fatal: [{C}]: FAILED! => {{\"rc\": 1, \"stdout_lines\": [], \"stderr_lines\": \
+             [\"{said}\"], \"stdout\": \"\", \"stderr\": \"{said}\", \"cmd\": [\"id\", \
+             \"-un\"], \"changed\": true, \"msg\": \"non-zero return code\"}}"
+        )
     );
     // From outside: this sudo does want a password from lab.
-    let (code, sudo) = on_host(C, "su lab -c 'sudo -n true' 2>&1");
+    let (code, sudo) = on_host(C, "cd / && su lab -c 'sudo -n true' 2>&1");
     assert_eq!((code, sudo.as_str()), (1, "sudo: a password is required"));
 }
