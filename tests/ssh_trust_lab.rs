@@ -128,6 +128,25 @@ fn jump_host_reaches_hidden_hosts_and_checks_both_hops() {
     }
     assert_eq!(on_host(JUMP, "test -e /root/trust.txt"), (1, String::new()));
 
+    // An address the jump host cannot reach: the jump host's refusal, named.
+    lab.inventory(&format!(
+        "ghost ansible_host=172.30.9.250 ansible_user=root ansible_ssh_private_key_file={KEY} \
+         ansible_ssh_common_args='-J root@{JUMP_ADDR}'\n"
+    ));
+    let out = lab.run(&pb, &[]);
+    assert_eq!(
+        out.failure_msgs(),
+        [format!(
+            "[ghost] jump host root@{JUMP_ADDR}:22 could not connect to 172.30.9.250:22: \
+             Failed to open channel (ConnectFailed)"
+        )]
+    );
+    lab.inventory(&format!(
+        "[hidden]\n{A} ansible_host={hidden_a} \
+         ansible_ssh_common_args='-o ProxyJump=root@{JUMP_ADDR}'\n{B} ansible_host={hidden_b}\n\
+         \n[hidden:vars]\nansible_user=root\nansible_ssh_private_key_file={KEY}\n"
+    ));
+
     // B's key changes behind the jump host: B fails naming the line, A goes on.
     let known = lab.read("home/.ssh/known_hosts");
     let line = known

@@ -292,7 +292,8 @@ impl Lab {
     /// The binary in a tmux session on a terminal, `flag` added to its arguments.
     pub fn screen(&self, name: &str, playbook: &Path, flag: &str) -> Screen {
         let line = format!(
-            "env -u SSH_AUTH_SOCK HOME={home} {bin} -i {inv} {pb} --color never --no-progress {flag}",
+            "env -u SSH_AUTH_SOCK HOME={home} {bin} -i {inv} {pb} --color never \
+             --no-progress {flag}",
             home = self.dir.join("home").display(),
             bin = env!("CARGO_BIN_EXE_mestral"),
             inv = self.dir.join("inv.ini").display(),
