@@ -281,6 +281,32 @@ fn host_key_policies_strict_accept_new_and_off() {
         known,
         "off records nothing"
     );
+
+    // StrictHostKeyChecking of ~/.ssh/config applies when nothing else says: D off, C strict.
+    lab.inventory(&format!(
+        "{C} ansible_host={C_ADDR}\n{D} ansible_host={D_ADDR}\n\n[all:vars]\n\
+         ansible_user=root\nansible_ssh_private_key_file={KEY}\n"
+    ));
+    lab.file(
+        "home/.ssh/config",
+        &format!(
+            "Host {D_ADDR}\n    StrictHostKeyChecking no\nHost *\n    StrictHostKeyChecking yes\n"
+        ),
+    );
+    let out = lab.run(&pb, &[]);
+    assert_eq!(out.recap(), [unreachable_recap(C), recap(D, 1, 0)]);
+    let mut lines: Vec<&str> = out.stderr.lines().take(1).collect();
+    lines.extend(out.stderr.lines().filter(|l| l.starts_with("    msg: ")));
+    assert_eq!(
+        lines,
+        [
+            warning(D, D_ADDR),
+            format!(
+                "    msg: host key for {C_ADDR} is not in known_hosts (~/.ssh/known_hosts, \
+                 /etc/ssh/ssh_known_hosts) and host key checking is strict"
+            )
+        ]
+    );
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub struct ConnectSpec {
     pub connection: String,
     /// Seconds to wait for the TCP connection and the SSH handshake.
     pub timeout_secs: u64,
-    /// known_hosts policy: "accept-new" (default), "strict" or "off".
+    /// known_hosts policy: "accept-new", "strict" or "off"; empty: `StrictHostKeyChecking` of
+    /// `~/.ssh/config`, else accept-new.
     pub host_key_checking: String,
     /// known_hosts file; `~/.ssh/known_hosts` when None.
     pub known_hosts: Option<PathBuf>,

@@ -205,7 +205,7 @@ pub fn connect_spec(
             .host_key_checking
             .clone()
             .or(checking)
-            .unwrap_or_else(|| "accept-new".into()),
+            .unwrap_or_default(),
         known_hosts: None,
         password: opts
             .connection_password
