@@ -244,7 +244,7 @@ fn host_key_policies_strict_accept_new_and_off() {
             [unreachable_recap(C), recap(D, 1, 0)],
             "{policy}"
         );
-        assert_eq!(out.failure_msgs(), [changed.clone()], "{policy}");
+        assert_eq!(out.failure_msgs(), vec![changed.clone()], "{policy}");
     }
 
     // off: only when asked (flag or variable), and a warning for each host on every run.

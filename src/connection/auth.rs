@@ -204,8 +204,11 @@ const ENCRYPTED: &str = "encrypted: load it into ssh-agent with ssh-add";
 
 /// Keys read so far, by file: an encrypted key's passphrase is asked once per run even
 /// when many hosts connect at once (the others wait for the answer).
-static UNLOCKED: tokio::sync::Mutex<Vec<(PathBuf, Result<Arc<PrivateKey>, String>)>> =
+static UNLOCKED: tokio::sync::Mutex<Vec<(PathBuf, Unlocked)>> =
     tokio::sync::Mutex::const_new(Vec::new());
+
+/// A key read from its file, or why it could not be.
+type Unlocked = Result<Arc<PrivateKey>, String>;
 
 /// Reads the key in `path`, asking for its passphrase on the terminal when it is encrypted
 /// and stdin is a terminal.
