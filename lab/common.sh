@@ -22,6 +22,8 @@ BRIDGE_ADDR=$NET_PREFIX.1
 # Default route of every host: a lab address nobody owns. Swarm needs a default
 # route to pick its advertise address; packets to it never get past ARP.
 GATEWAY=$NET_PREFIX.254
+# Subnet of hosts hidden behind a jump host by hide.sh (only the jump host reaches it).
+HIDDEN_PREFIX=172.30.9
 CGROUP_NAME=mestral-lab
 CGROUP_ROOT=/sys/fs/cgroup
 # Directories a host gets as copy-on-write overlays of the machine's own.

@@ -40,6 +40,7 @@ if $all; then
     while iptables -C FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -j DROP 2>/dev/null; do
         iptables -D FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -j DROP
     done
+    ip route del unreachable "$HIDDEN_PREFIX.0/24" 2>/dev/null || true
     "$LAB_DIR/cgroups.sh" remove-all
     if [[ -d $RUN_DIR ]]; then rmdir "$RUN_DIR" 2>/dev/null || true; fi
 fi

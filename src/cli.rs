@@ -102,6 +102,10 @@ pub struct Args {
     #[arg(short = 'K', long = "ask-become-pass")]
     pub ask_become_pass: bool,
 
+    /// Ask for the SSH password (tried after the keys).
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+
     /// More output: -v results, -vv and more for diagnostics on stderr.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -281,6 +285,14 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         return Ok(exit::OK);
     }
 
+    let connection_password = if args.ask_pass {
+        Some(rpassword::prompt_password("SSH password: ").context(
+            "reading the SSH password (-k needs a terminal; without one, set \
+             ansible_password in the inventory)",
+        )?)
+    } else {
+        None
+    };
     let become_password = if args.ask_become_pass {
         Some(rpassword::prompt_password("BECOME password: ").context(
             "reading the become password (-K needs a terminal; without one, set \
@@ -303,6 +315,7 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         escalate: args.escalate,
         become_user: args.become_user.clone(),
         become_password,
+        connection_password,
         host_key_checking: args.host_key_checking.clone(),
         timeout: args.timeout,
         roles_path: args.roles_path.clone(),

@@ -78,6 +78,7 @@ impl Lab {
             host_key_checking: "accept-new".into(),
             known_hosts: Some(self.path("known_hosts")),
             password: None,
+            ssh_args: None,
         }
     }
 }
@@ -413,12 +414,22 @@ async fn known_hosts_are_learnt_then_enforced() {
         )
     );
 
-    // With checking off it connects, and the file is left alone.
+    // Even with checking off a changed key is refused (issue 7), and the file is left alone.
     let off = ConnectSpec {
         host_key_checking: "off".into(),
         ..spec.clone()
     };
-    Session::connect(&off).await.unwrap().close().await;
+    let err = Session::connect(&off).await.err().unwrap();
+    assert_eq!(
+        unreachable_message(&err).split(';').next(),
+        Some(
+            format!(
+                "host key for [127.0.0.1]:{port} has changed (known_hosts {}:1)",
+                known_hosts.display()
+            )
+            .as_str()
+        )
+    );
     assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), recorded);
 }
 

@@ -1,8 +1,11 @@
 //! Authentication on a fresh SSH session: the inventory's key, then the agent's keys, then
-//! `~/.ssh/config` IdentityFiles and the default `~/.ssh/id_*` keys, then a password. When all
-//! fail the error lists each method and what happened to it.
+//! `~/.ssh/config` IdentityFiles and the default `~/.ssh/id_*` keys, then a password (only
+//! when one was given). An encrypted key file is unlocked by a passphrase asked on the
+//! terminal, once per file for the whole run; without a terminal it is skipped with a note.
+//! When all fail the error lists each method and what happened to it.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -107,7 +110,7 @@ impl Auth<'_> {
     /// when already offered.
     async fn try_file(&mut self, path: &Path, given: bool) -> Result<bool, russh::Error> {
         let shown = known_hosts::display(path);
-        let key = match load_key(path) {
+        let key = match unlock(path).await {
             Ok(key) => key,
             Err(reason) => {
                 self.tried.push(format!("key {shown} ({reason})"));
@@ -120,7 +123,7 @@ impl Auth<'_> {
         }
         self.offered.push(public);
         let hash = self.hash_for(key.algorithm().is_rsa()).await?;
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let key = PrivateKeyWithHashAlg::new(key, hash);
         let result = self.handle.authenticate_publickey(&self.user, key).await?;
         if result.success() {
             tracing::debug!(key = %shown, "authenticated with key");
@@ -198,6 +201,46 @@ fn load_key(path: &Path) -> Result<PrivateKey, String> {
 }
 
 const ENCRYPTED: &str = "encrypted: load it into ssh-agent with ssh-add";
+
+/// Keys read so far, by file: an encrypted key's passphrase is asked once per run even
+/// when many hosts connect at once (the others wait for the answer).
+static UNLOCKED: tokio::sync::Mutex<Vec<(PathBuf, Unlocked)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
+
+/// A key read from its file, or why it could not be.
+type Unlocked = Result<Arc<PrivateKey>, String>;
+
+/// Reads the key in `path`, asking for its passphrase on the terminal when it is encrypted
+/// and stdin is a terminal.
+async fn unlock(path: &Path) -> Result<Arc<PrivateKey>, String> {
+    let mut unlocked = UNLOCKED.lock().await;
+    if let Some((_, known)) = unlocked.iter().find(|(p, _)| p == path) {
+        return known.clone();
+    }
+    let result = match load_key(path) {
+        Err(reason) if reason == ENCRYPTED && std::io::stdin().is_terminal() => {
+            let owned = path.to_path_buf();
+            tokio::task::spawn_blocking(move || ask_passphrase(&owned))
+                .await
+                .unwrap_or_else(|e| Err(format!("passphrase prompt failed: {e}")))
+        }
+        other => other.map(Arc::new),
+    };
+    unlocked.push((path.to_path_buf(), result.clone()));
+    result
+}
+
+/// Asks for the passphrase of the key in `path` on the terminal and decrypts it.
+fn ask_passphrase(path: &Path) -> Result<Arc<PrivateKey>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let question = format!("Passphrase for key {}: ", known_hosts::display(path));
+    let passphrase = rpassword::prompt_password(question)
+        .map_err(|e| format!("encrypted, and the passphrase could not be read: {e}"))?;
+    match russh::keys::decode_secret_key(&text, Some(&passphrase)) {
+        Ok(key) => Ok(Arc::new(key)),
+        Err(_) => Err("wrong passphrase".into()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ pub(crate) enum Policy {
     AcceptNew,
     /// Known keys must match; unknown hosts are refused.
     Strict,
-    /// No check at all.
+    /// Unknown hosts are accepted and not recorded; a changed or revoked key is still refused.
     Off,
 }
 
@@ -166,9 +166,6 @@ pub(crate) fn decide(
     port: u16,
     lookups: &[(PathBuf, Lookup)],
 ) -> Verdict {
-    if policy == Policy::Off {
-        return Verdict::Accept;
-    }
     let entry = host_entry(host, port);
     for (file, lookup) in lookups {
         if let Lookup::Revoked { line } = lookup {
@@ -193,6 +190,7 @@ pub(crate) fn decide(
         ));
     }
     match policy {
+        Policy::Off => Verdict::Accept,
         Policy::Strict => Verdict::Refuse(format!(
             "host key for {entry} is not in known_hosts ({}) and host key checking is strict",
             lookups
@@ -237,9 +235,6 @@ pub(crate) fn check(
     files: &[PathBuf],
     learn_to: &Path,
 ) -> Result<()> {
-    if policy == Policy::Off {
-        return Ok(());
-    }
     let lookups = read_lookups(host, port, key, files)?;
     match decide(policy, host, port, &lookups) {
         Verdict::Accept => Ok(()),
@@ -408,7 +403,11 @@ mod tests {
                 Lookup::Changed { line: 3 },
                 Verdict::Refuse(changed.into()),
             ),
-            (Policy::Off, Lookup::Changed { line: 3 }, Verdict::Accept),
+            (
+                Policy::Off,
+                Lookup::Changed { line: 3 },
+                Verdict::Refuse(changed.into()),
+            ),
             (Policy::Off, Lookup::Unknown, Verdict::Accept),
             (
                 Policy::AcceptNew,

@@ -7,6 +7,7 @@
 //! (sudo), `known_hosts` and `ssh_config`.
 
 mod auth;
+mod jump;
 mod known_hosts;
 mod local;
 mod run;
@@ -89,11 +90,15 @@ pub struct ConnectSpec {
     pub connection: String,
     /// Seconds to wait for the TCP connection and the SSH handshake.
     pub timeout_secs: u64,
-    /// known_hosts policy: "accept-new" (default), "strict" or "off".
+    /// known_hosts policy: "accept-new", "strict" or "off"; empty: `StrictHostKeyChecking` of
+    /// `~/.ssh/config`, else accept-new.
     pub host_key_checking: String,
     /// known_hosts file; `~/.ssh/known_hosts` when None.
     pub known_hosts: Option<PathBuf>,
     pub password: Option<String>,
+    /// Extra ssh command line arguments (`ansible_ssh_common_args`, `ansible_ssh_extra_args`):
+    /// only `-J hop` and `-o ProxyJump=hop` are read.
+    pub ssh_args: Option<String>,
 }
 
 /// How to escalate privileges for a command.

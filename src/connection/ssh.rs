@@ -11,6 +11,10 @@ use russh::client::{self, Handle};
 use russh::keys::{PublicKey, PublicKeyBase64};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Disconnect};
 
+use std::future::Future;
+use std::pin::Pin;
+
+use super::jump::{self, Hop};
 use super::known_hosts::{self, HostKey, Policy};
 use super::run::Event;
 use super::ssh_config::{self, HostConfig, Tokens};
@@ -151,20 +155,152 @@ pub(crate) fn unreachable(message: String) -> anyhow::Error {
     anyhow::Error::new(Unreachable(message))
 }
 
-/// Connects, checks the host key and authenticates.
+/// Connects (directly or through the ProxyJump route), checks the host key and
+/// authenticates.
 pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
     let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"));
     let local_user = local_user();
     let config = ssh_config::load(&home.join(".ssh/config"), &spec.address)?;
     let target = resolve(spec, &config, &home, &local_user)?;
-    let timeout = Duration::from_secs(if spec.timeout_secs == 0 {
+    let from_args = match &spec.ssh_args {
+        Some(args) => jump::from_args(
+            args,
+            &format!("host {}: ansible_ssh_common_args", spec.name),
+        )?,
+        None => None,
+    };
+    let route = jump::parse_route(from_args.or(config.proxy_jump).as_deref().unwrap_or(""))
+        .map_err(|e| anyhow!("host {}: {e:#}", spec.name))?;
+    open(spec, target, route).await
+}
+
+fn timeout_of(spec: &ConnectSpec) -> Duration {
+    Duration::from_secs(if spec.timeout_secs == 0 {
         10
     } else {
         spec.timeout_secs
-    });
-    let place = format!("{}:{}", target.host, target.port);
-    let started = Instant::now();
+    })
+}
 
+/// Opens the session to `target`, through the last hop of `route` when there is one.
+fn open(
+    spec: &ConnectSpec,
+    target: Target,
+    route: Vec<Hop>,
+) -> Pin<Box<dyn Future<Output = Result<SshSession>> + Send + '_>> {
+    Box::pin(async move {
+        let timeout = timeout_of(spec);
+        let direct = format!("{}:{}", target.host, target.port);
+        let started = Instant::now();
+        if target.policy == Policy::Off {
+            crate::inventory::warn(&format!(
+                "host key checking is off for {} ({direct}): its identity is not verified",
+                spec.name
+            ));
+        }
+        let (handle, place) = match route.split_last() {
+            None => {
+                let socket = tcp(&direct, &target, timeout).await?;
+                (handshake(socket, &target, &direct, timeout).await?, direct)
+            }
+            Some((last, before)) => {
+                let (via, via_label) = jump_session(spec, last, before.to_vec()).await?;
+                let place = format!("{direct} via {via_label}");
+                let open = via.channel_open_direct_tcpip(
+                    target.host.clone(),
+                    u32::from(target.port),
+                    "127.0.0.1",
+                    0,
+                );
+                let channel = tokio::time::timeout(timeout, open)
+                    .await
+                    .map_err(|_| {
+                        unreachable(format!(
+                            "timed out after {}s: jump host {via_label} did not connect to \
+                             {direct}",
+                            timeout.as_secs()
+                        ))
+                    })?
+                    .map_err(|e| {
+                        unreachable(format!(
+                            "jump host {via_label} could not connect to {direct}: {e}"
+                        ))
+                    })?;
+                let stream = channel.into_stream();
+                (handshake(stream, &target, &place, timeout).await?, place)
+            }
+        };
+        tracing::debug!(%place, elapsed = ?started.elapsed(), "SSH handshake done");
+        let mut handle = handle;
+
+        let label = format!("{}@{place}", target.user);
+        let auth = super::auth::authenticate(&mut handle, spec, &target);
+        match tokio::time::timeout(timeout * 3, auth).await {
+            Err(_) => Err(unreachable(format!(
+                "timed out after {}s authenticating {label}",
+                (timeout * 3).as_secs()
+            ))),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => {
+                tracing::debug!(%label, elapsed = ?started.elapsed(), "authenticated");
+                Ok(SshSession {
+                    handle: Arc::new(handle),
+                    channels: Arc::new(tokio::sync::Semaphore::new(MAX_CHANNELS)),
+                    user: target.user,
+                    label,
+                })
+            }
+        }
+    })
+}
+
+/// The shared session to `hop`, itself reached through `before`. The hop's settings come
+/// from `~/.ssh/config` (except its own ProxyJump) under the hop's values; it uses the
+/// host's key file, host key policy and known_hosts, never its password.
+async fn jump_session(
+    spec: &ConnectSpec,
+    hop: &Hop,
+    before: Vec<Hop>,
+) -> Result<(Arc<Handle<Client>>, String)> {
+    let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+    let hop_spec = ConnectSpec {
+        name: format!("jump host {hop}"),
+        address: hop.host.clone(),
+        port: hop.port,
+        user: hop.user.clone(),
+        password: None,
+        ssh_args: None,
+        ..spec.clone()
+    };
+    let config = ssh_config::load(&home.join(".ssh/config"), &hop.host)?;
+    let target = resolve(&hop_spec, &config, &home, &local_user())?;
+    let label = format!("{}@{}:{}", target.user, target.host, target.port);
+    let chain: Vec<String> = before.iter().map(Hop::to_string).collect();
+    let key = format!(
+        "{label} via [{}] key {:?} policy {:?} known_hosts {:?}",
+        chain.join(","),
+        spec.private_key,
+        target.policy,
+        target.known_hosts
+    );
+    let shared = jump::session(key, || async {
+        match open(&hop_spec, target, before).await {
+            Ok(session) => Ok(session.handle),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    })
+    .await;
+    match shared {
+        Ok(handle) if !handle.is_closed() => Ok((handle, label)),
+        Ok(_) => Err(unreachable(format!(
+            "session to jump host {label} is closed"
+        ))),
+        Err(message) => Err(unreachable(format!("jump host {label}: {message}"))),
+    }
+}
+
+/// The TCP connection to `target`, under the connection timeout.
+async fn tcp(place: &str, target: &Target, timeout: Duration) -> Result<tokio::net::TcpStream> {
     let socket = tokio::time::timeout(
         timeout,
         tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
@@ -182,8 +318,19 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
     socket
         .set_nodelay(true)
         .map_err(|e| unreachable(format!("cannot set TCP_NODELAY on {place}: {e}")))?;
-    tracing::debug!(%place, elapsed = ?started.elapsed(), "TCP connected");
+    Ok(socket)
+}
 
+/// The SSH handshake over `stream`, with the host key checked against `target`'s policy.
+async fn handshake<S>(
+    stream: S,
+    target: &Target,
+    place: &str,
+    timeout: Duration,
+) -> Result<Handle<Client>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let config = Arc::new(client::Config {
         // A dead link is noticed after about four connection timeouts of silence.
         keepalive_interval: Some(timeout),
@@ -197,42 +344,20 @@ pub(crate) async fn connect(spec: &ConnectSpec) -> Result<SshSession> {
         target: target.clone(),
         refusal: refusal.clone(),
     };
-    let handshake = tokio::time::timeout(timeout, client::connect_stream(config, socket, handler));
-    let mut handle = match handshake.await {
-        Err(_) => {
-            return Err(unreachable(format!(
-                "timed out after {}s in the SSH handshake with {place}",
-                timeout.as_secs()
-            )))
-        }
+    let handshake = tokio::time::timeout(timeout, client::connect_stream(config, stream, handler));
+    match handshake.await {
+        Err(_) => Err(unreachable(format!(
+            "timed out after {}s in the SSH handshake with {place}",
+            timeout.as_secs()
+        ))),
         Ok(Err(e)) => {
             let refused = refusal.lock().unwrap_or_else(|p| p.into_inner()).take();
-            return Err(unreachable(match refused {
+            Err(unreachable(match refused {
                 Some(message) => message,
                 None => format!("SSH handshake with {place} failed: {e}"),
-            }));
+            }))
         }
-        Ok(Ok(handle)) => handle,
-    };
-    tracing::debug!(%place, elapsed = ?started.elapsed(), "SSH handshake done");
-
-    let label = format!("{}@{place}", target.user);
-    let auth = super::auth::authenticate(&mut handle, spec, &target);
-    match tokio::time::timeout(timeout * 3, auth).await {
-        Err(_) => Err(unreachable(format!(
-            "timed out after {}s authenticating {label}",
-            (timeout * 3).as_secs()
-        ))),
-        Ok(Err(e)) => Err(e),
-        Ok(Ok(())) => {
-            tracing::debug!(%label, elapsed = ?started.elapsed(), "authenticated");
-            Ok(SshSession {
-                handle: Arc::new(handle),
-                channels: Arc::new(tokio::sync::Semaphore::new(MAX_CHANNELS)),
-                user: target.user,
-                label,
-            })
-        }
+        Ok(Ok(handle)) => Ok(handle),
     }
 }
 
@@ -511,6 +636,7 @@ mod tests {
             identity_files: vec!["~/.ssh/id_%r".into()],
             strict_host_key_checking: Some("yes".into()),
             user_known_hosts_files: vec!["~/kh".into(), "/etc/kh2".into()],
+            proxy_jump: None,
         };
         let home = Path::new("/home/me");
         let bare = ConnectSpec {

@@ -1,7 +1,7 @@
 //! The subset of OpenSSH's client configuration (`~/.ssh/config`) that mestral honours:
 //! `Host` blocks with `*`, `?` and `!` patterns, first value wins, and the keywords HostName,
-//! User, Port, IdentityFile, StrictHostKeyChecking and UserKnownHostsFile. `Match` blocks are
-//! skipped (only `Match all` applies) and `Include` reads further files.
+//! User, Port, IdentityFile, StrictHostKeyChecking, UserKnownHostsFile and ProxyJump. `Match`
+//! blocks are skipped (only `Match all` applies) and `Include` reads further files.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,8 @@ pub(crate) struct HostConfig {
     pub identity_files: Vec<String>,
     pub strict_host_key_checking: Option<String>,
     pub user_known_hosts_files: Vec<String>,
+    /// `ProxyJump`: `[user@]host[:port]`, comma-separated hops, or `none`.
+    pub proxy_jump: Option<String>,
 }
 
 /// Reads `path` (missing is fine: nothing applies) and returns the settings for `host`.
@@ -76,6 +78,7 @@ pub(crate) fn apply(text: &str, host: &str, config: &mut HostConfig) -> Result<V
             }
             "identityfile" => config.identity_files.extend(args.into_iter().take(1)),
             "stricthostkeychecking" => set_first(&mut config.strict_host_key_checking, &args),
+            "proxyjump" => set_first(&mut config.proxy_jump, &args),
             "userknownhostsfile" if config.user_known_hosts_files.is_empty() => {
                 config.user_known_hosts_files = args;
             }
@@ -261,6 +264,7 @@ Host web? !web9 db-*.example.org
     User deploy
     Port 2222
     IdentityFile \"~/keys/my key\"
+    ProxyJump admin@bastion:2222
 
 Host *
     User fallback
@@ -296,6 +300,7 @@ Match host foo
                 identity_files: strings(&["~/.ssh/global_key", "~/keys/my key", "~/.ssh/last"]),
                 strict_host_key_checking: Some("accept-new".into()),
                 user_known_hosts_files: strings(&["~/.ssh/kh1", "~/.ssh/kh2"]),
+                proxy_jump: Some("admin@bastion:2222".into()),
             }
         );
     }

@@ -45,6 +45,8 @@ pub struct Options {
     pub escalate: bool,
     pub become_user: Option<String>,
     pub become_password: Option<String>,
+    /// `-k` / `--ask-pass`: the SSH password, tried after the keys.
+    pub connection_password: Option<String>,
     pub host_key_checking: Option<String>,
     pub timeout: u64,
     pub roles_path: Vec<PathBuf>,

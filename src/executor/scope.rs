@@ -205,9 +205,20 @@ pub fn connect_spec(
             .host_key_checking
             .clone()
             .or(checking)
-            .unwrap_or_else(|| "accept-new".into()),
+            .unwrap_or_default(),
         known_hosts: None,
-        password: var("ansible_password")?.or(var("ansible_ssh_pass")?),
+        password: opts
+            .connection_password
+            .clone()
+            .or(var("ansible_password")?)
+            .or(var("ansible_ssh_pass")?),
+        ssh_args: match (
+            var("ansible_ssh_common_args")?,
+            var("ansible_ssh_extra_args")?,
+        ) {
+            (Some(common), Some(extra)) => Some(format!("{common} {extra}")),
+            (common, extra) => common.or(extra),
+        },
     })
 }
 
