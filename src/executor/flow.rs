@@ -137,13 +137,13 @@ impl Runner {
         let mut vars = scope::vars_for(
             &self.inventory,
             host,
-            self.hosts.get(host),
+            self.hosts.borrow().get(host),
             &ctx.play_vars,
             Some(task),
             &self.opts,
-            &ctx.play_hosts_value(&self.hosts),
+            &ctx.play_hosts_value(&self.hosts.borrow()),
         );
-        let batch = ctx.batch_value(&self.hosts);
+        let batch = ctx.batch_value(&self.hosts.borrow());
         vars.insert("ansible_play_batch".into(), batch.clone());
         vars.insert("play_hosts".into(), batch);
         vars
@@ -158,6 +158,7 @@ impl Runner {
             .iter()
             .filter(|h| {
                 self.hosts
+                    .borrow()
                     .get(*h)
                     .is_some_and(|s| s.failed || s.unreachable)
             })
@@ -173,7 +174,7 @@ impl Runner {
     }
 
     /// `meta` acts on the run itself; it prints nothing, as in Ansible.
-    pub(super) async fn run_meta(&mut self, ctx: &mut PlayCtx<'_>, task: &Task) -> Result<()> {
+    pub(super) async fn run_meta(&self, ctx: &mut PlayCtx<'_>, task: &Task) -> Result<()> {
         let Action::Module { args, .. } = &task.action else {
             return Ok(());
         };
@@ -182,7 +183,7 @@ impl Runner {
             .or_else(|| args.get("free_form"))
             .map(as_text)
             .unwrap_or_default();
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let mut chosen = Vec::new();
         for host in self.active(ctx) {
             let scope = Scope::new(self.task_vars(ctx, &host, task), hostvars.clone());
@@ -213,7 +214,7 @@ impl Runner {
             "end_host" => ctx.ended.extend(chosen),
             "clear_facts" => {
                 for host in chosen {
-                    if let Some(state) = self.hosts.get_mut(&host) {
+                    if let Some(state) = self.hosts.borrow_mut().get_mut(&host) {
                         state.facts.clear();
                     }
                 }

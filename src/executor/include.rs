@@ -19,7 +19,7 @@ struct Group {
 
 impl Runner {
     pub(super) async fn run_include(
-        &mut self,
+        &self,
         ctx: &mut PlayCtx<'_>,
         task: &Task,
         kind: IncludeKind,
@@ -38,7 +38,7 @@ impl Runner {
         let origin = task.origin.to_string();
         self.reporter
             .task_start(&name, Some(&origin), false, &hosts);
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let run = TaskRun {
             task,
             play: ctx.play,
@@ -81,7 +81,8 @@ impl Runner {
 
         // Report: skipped and failed hosts, then an `included:` line per group.
         for host in &hosts {
-            let state = self.hosts.entry(host.clone()).or_default();
+            let mut states = self.hosts.borrow_mut();
+            let state = states.entry(host.clone()).or_default();
             if skipped.contains(host) {
                 state.stats.skipped += 1;
                 let result = serde_json::json!({"changed": false, "skipped": true});

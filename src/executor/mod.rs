@@ -13,6 +13,7 @@ mod result;
 mod run_task;
 mod scope;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
@@ -80,9 +81,10 @@ pub struct Runner {
     opts: Options,
     reporter: Reporter,
     pool: Pool,
-    hosts: BTreeMap<String, HostState>,
+    /// Per-host state; behind a cell so that hosts of a `free` play can run side by side.
+    hosts: RefCell<BTreeMap<String, HostState>>,
     /// Hosts in the order they first appeared in a play, for the recap.
-    order: Vec<String>,
+    order: RefCell<Vec<String>>,
 }
 
 impl Runner {
@@ -93,8 +95,8 @@ impl Runner {
             opts,
             reporter,
             pool: Pool::new(),
-            hosts: BTreeMap::new(),
-            order: Vec::new(),
+            hosts: RefCell::new(BTreeMap::new()),
+            order: RefCell::new(Vec::new()),
         }
     }
 
@@ -109,13 +111,15 @@ impl Runner {
             self.run_play(playbook, play).await?;
         }
         self.pool.close_all().await;
+        let states = self.hosts.borrow();
         let recap: Vec<(String, Stats)> = self
             .order
+            .borrow()
             .iter()
             .map(|h| {
                 (
                     h.clone(),
-                    self.hosts
+                    states
                         .get(h)
                         .map(|s| s.stats.clone())
                         .unwrap_or_default(),
@@ -124,8 +128,8 @@ impl Runner {
             .collect();
         self.reporter.recap(&recap);
         Ok(Outcome {
-            any_failed: self.hosts.values().any(|h| h.failed && !h.unreachable),
-            any_unreachable: self.hosts.values().any(|h| h.unreachable),
+            any_failed: states.values().any(|h| h.failed && !h.unreachable),
+            any_unreachable: states.values().any(|h| h.unreachable),
         })
     }
 
@@ -140,7 +144,7 @@ impl Runner {
         Ok(hosts)
     }
 
-    async fn run_play(&mut self, playbook: &Playbook, play: &Play) -> Result<()> {
+    async fn run_play(&self, playbook: &Playbook, play: &Play) -> Result<()> {
         self.reporter.play(&play.name);
         let all_hosts = self.play_hosts(play)?;
         if all_hosts.is_empty() {
@@ -148,10 +152,11 @@ impl Runner {
             return Ok(());
         }
         for h in &all_hosts {
-            if !self.order.contains(h) {
-                self.order.push(h.clone());
+            let mut order = self.order.borrow_mut();
+            if !order.contains(h) {
+                order.push(h.clone());
             }
-            self.hosts.entry(h.clone()).or_default();
+            self.hosts.borrow_mut().entry(h.clone()).or_default();
         }
         let mut play_vars = scope::play_vars(play, &playbook.dir())?;
         flow::prompt_vars(play, &mut play_vars, &self.opts)?;
@@ -167,6 +172,7 @@ impl Runner {
                 .into_iter()
                 .filter(|h| {
                     self.hosts
+                        .borrow()
                         .get(h)
                         .map(|s| !s.failed && !s.unreachable)
                         .unwrap_or(true)
@@ -194,7 +200,7 @@ impl Runner {
             let all_failed = ctx
                 .batch
                 .iter()
-                .all(|h| self.hosts.get(h).is_some_and(|s| s.failed || s.unreachable));
+                .all(|h| self.hosts.borrow().get(h).is_some_and(|s| s.failed || s.unreachable));
             if ctx.abort || all_failed {
                 break;
             }
@@ -203,7 +209,7 @@ impl Runner {
     }
 
     /// One batch of hosts (the whole play without `serial`): facts, tasks, handlers.
-    async fn run_batch(&mut self, ctx: &mut PlayCtx<'_>) -> Result<()> {
+    async fn run_batch(&self, ctx: &mut PlayCtx<'_>) -> Result<()> {
         let play = ctx.play;
         if play.gather_facts {
             self.gather_facts(ctx).await;
@@ -229,11 +235,11 @@ impl Runner {
     }
 
     fn active(&self, ctx: &PlayCtx) -> Vec<String> {
-        ctx.active_hosts(&self.hosts)
+        ctx.active_hosts(&self.hosts.borrow())
     }
 
     /// Works out how to reach each host of the play from its variables.
-    fn prepare_connections(&mut self, play: &Play, play_vars: &Vars) -> Result<()> {
+    fn prepare_connections(&self, play: &Play, play_vars: &Vars) -> Result<()> {
         let mut names: Vec<String> = self
             .inventory
             .hosts
@@ -248,7 +254,7 @@ impl Runner {
             let vars = scope::vars_for(
                 &self.inventory,
                 &name,
-                self.hosts.get(&name),
+                self.hosts.borrow().get(&name),
                 play_vars,
                 None,
                 &self.opts,
@@ -261,7 +267,7 @@ impl Runner {
         Ok(())
     }
 
-    async fn gather_facts(&mut self, ctx: &PlayCtx<'_>) {
+    async fn gather_facts(&self, ctx: &PlayCtx<'_>) {
         let hosts = self.active(ctx);
         self.reporter
             .task_start("Gathering Facts", None, false, &hosts);
@@ -289,7 +295,8 @@ impl Runner {
         }))
         .await;
         for (host, result) in hosts.iter().zip(results) {
-            let state = self.hosts.entry(host.clone()).or_default();
+            let mut states = self.hosts.borrow_mut();
+            let state = states.entry(host.clone()).or_default();
             match result {
                 Ok(facts) => {
                     state.facts.extend(facts);
@@ -298,17 +305,21 @@ impl Runner {
                     self.reporter
                         .host_result(&HostReport::single(host, Status::Ok, &result, None));
                 }
-                Err(e) => self.mark_error(host, &e),
+                Err(e) => {
+                    drop(states);
+                    self.mark_error(host, &e);
+                }
             }
         }
     }
 
     /// Records a host that failed outside a task (connecting, gathering facts).
-    fn mark_error(&mut self, host: &str, err: &anyhow::Error) {
+    fn mark_error(&self, host: &str, err: &anyhow::Error) {
         let unreachable = err
             .downcast_ref::<crate::connection::Unreachable>()
             .is_some();
-        let state = self.hosts.entry(host.to_string()).or_default();
+        let mut states = self.hosts.borrow_mut();
+        let state = states.entry(host.to_string()).or_default();
         let detail = serde_json::json!({"changed": false, "msg": format!("{err:#}"),
             "unreachable": unreachable});
         let status = if unreachable {
@@ -364,12 +375,12 @@ impl Runner {
     }
 
     fn scope_for(&self, vars: Vars) -> crate::vars::Scope {
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         crate::vars::Scope::new(vars, hostvars)
     }
 
     /// Runs one task on every active host of the play and reports the results.
-    async fn run_task(&mut self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
+    async fn run_task(&self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
         // After Ctrl-C no task starts; the run goes straight to its recap.
         if crate::connection::interrupted() {
             ctx.stop = true;
@@ -408,7 +419,7 @@ impl Runner {
         let origin = task.origin.to_string();
         self.reporter
             .task_start(&name, Some(&origin), handler, &hosts);
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let run = TaskRun {
             task,
             play: ctx.play,
@@ -462,7 +473,7 @@ impl Runner {
 
     /// Reports one host's outcome and updates its state; `run_once` results go to every host.
     fn apply_outcome(
-        &mut self,
+        &self,
         ctx: &mut PlayCtx<'_>,
         task: &Task,
         host: &str,
@@ -475,8 +486,9 @@ impl Runner {
         } else {
             vec![host.to_string()]
         };
+        let mut states = self.hosts.borrow_mut();
         for target in targets {
-            let state = self.hosts.entry(target.clone()).or_default();
+            let state = states.entry(target.clone()).or_default();
             if let Some(name) = &task.register {
                 state
                     .registered
@@ -487,7 +499,7 @@ impl Runner {
                 (Some(d), true) => d.clone(),
                 _ => target.clone(),
             };
-            let state = self.hosts.entry(owner).or_default();
+            let state = states.entry(owner).or_default();
             for (k, v) in &outcome.facts {
                 state.registered.insert(k.clone(), v.clone());
             }
@@ -503,7 +515,7 @@ impl Runner {
                 }
             }
         }
-        let state = self.hosts.entry(host.to_string()).or_default();
+        let state = states.entry(host.to_string()).or_default();
         match outcome.status {
             Status::Ok => state.stats.ok += 1,
             Status::Changed => {
