@@ -152,6 +152,10 @@ impl Runner {
     /// After a task failed on some host: `any_errors_fatal` stops the play, and so does a
     /// share of failed hosts in the batch above `max_fail_percentage`.
     pub(super) fn after_failure(&self, ctx: &mut PlayCtx<'_>, task: &Task) {
+        // The free strategy runs hosts apart: neither limit applies, as in Ansible.
+        if ctx.free.is_some() {
+            return;
+        }
         let fatal = task.any_errors_fatal || ctx.play.any_errors_fatal;
         let failed = ctx
             .batch
@@ -203,11 +207,13 @@ impl Runner {
         match what.trim() {
             "flush_handlers" => Box::pin(self.run_handlers(ctx)).await?,
             "end_play" if !chosen.is_empty() => {
+                self.free_end(ctx, true);
                 ctx.stop = true;
                 ctx.abort = true;
                 ctx.quiet_stop = true;
             }
             "end_batch" if !chosen.is_empty() => {
+                self.free_end(ctx, true);
                 ctx.stop = true;
                 ctx.quiet_stop = true;
             }

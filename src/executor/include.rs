@@ -26,7 +26,7 @@ impl Runner {
         args: &Value,
     ) -> Result<()> {
         let mut hosts = self.active(ctx);
-        if task.run_once {
+        if task.run_once && ctx.free.is_none() {
             hosts.truncate(1);
         }
         let name = match (&task.name, kind, args.get("name")) {
@@ -36,8 +36,8 @@ impl Runner {
             _ => task.display_name(),
         };
         let origin = task.origin.to_string();
-        self.reporter
-            .task_start(&name, Some(&origin), false, &hosts);
+        self.free_warnings(ctx, task);
+        self.task_banner(ctx, &name, Some(&origin), false, &hosts);
         let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let run = TaskRun {
             task,
@@ -80,6 +80,7 @@ impl Runner {
         }
 
         // Report: skipped and failed hosts, then an `included:` line per group.
+        self.show_banner(ctx);
         for host in &hosts {
             let mut states = self.hosts.borrow_mut();
             let state = states.entry(host.clone()).or_default();

@@ -6,6 +6,7 @@ mod blocks;
 mod builtin;
 mod facts;
 mod flow;
+mod free;
 mod glob;
 mod include;
 mod pool;
@@ -85,6 +86,8 @@ pub struct Runner {
     hosts: RefCell<BTreeMap<String, HostState>>,
     /// Hosts in the order they first appeared in a play, for the recap.
     order: RefCell<Vec<String>>,
+    /// What the hosts of a `free` batch share.
+    free: RefCell<free::FreeShared>,
 }
 
 impl Runner {
@@ -97,6 +100,7 @@ impl Runner {
             pool: Pool::new(),
             hosts: RefCell::new(BTreeMap::new()),
             order: RefCell::new(Vec::new()),
+            free: RefCell::default(),
         }
     }
 
@@ -195,8 +199,14 @@ impl Runner {
                 abort: false,
                 quiet_stop: false,
                 started: self.opts.start_at_task.is_none(),
+                free: None,
+                banner: None,
             };
-            self.run_batch(&mut ctx).await?;
+            if play.strategy == "free" {
+                self.run_free_batch(&mut ctx).await?;
+            } else {
+                self.run_batch(&mut ctx).await?;
+            }
             let all_failed = ctx
                 .batch
                 .iter()
@@ -220,7 +230,7 @@ impl Runner {
             .filter(|t| self.tag_selected(play, t))
             .collect();
         for task in tasks {
-            if self.active(ctx).is_empty() || ctx.stop {
+            if self.active(ctx).is_empty() || ctx.stop || self.free_end(ctx, false) {
                 break;
             }
             self.run_task(ctx, task, false).await?;
@@ -267,10 +277,10 @@ impl Runner {
         Ok(())
     }
 
-    async fn gather_facts(&self, ctx: &PlayCtx<'_>) {
+    async fn gather_facts(&self, ctx: &mut PlayCtx<'_>) {
         let hosts = self.active(ctx);
-        self.reporter
-            .task_start("Gathering Facts", None, false, &hosts);
+        self.task_banner(ctx, "Gathering Facts", None, false, &hosts);
+        let ctx = &*ctx;
         let pool = &self.pool;
         let reporter = &self.reporter;
         let results = futures::future::join_all(hosts.iter().map(|h| async move {
@@ -294,6 +304,7 @@ impl Runner {
             gathered
         }))
         .await;
+        self.show_banner(ctx);
         for (host, result) in hosts.iter().zip(results) {
             let mut states = self.hosts.borrow_mut();
             let state = states.entry(host.clone()).or_default();
@@ -382,7 +393,7 @@ impl Runner {
     /// Runs one task on every active host of the play and reports the results.
     async fn run_task(&self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
         // After Ctrl-C no task starts; the run goes straight to its recap.
-        if crate::connection::interrupted() {
+        if crate::connection::interrupted() || self.free_end(ctx, false) {
             ctx.stop = true;
             ctx.quiet_stop = true;
             return Ok(());
@@ -412,13 +423,13 @@ impl Runner {
             return self.run_meta(ctx, task).await;
         }
         let mut hosts = self.active(ctx);
-        if task.run_once {
+        if task.run_once && ctx.free.is_none() {
             hosts.truncate(1);
         }
         let name = self.banner_name(ctx, task, hosts.first());
         let origin = task.origin.to_string();
-        self.reporter
-            .task_start(&name, Some(&origin), handler, &hosts);
+        self.free_warnings(ctx, task);
+        self.task_banner(ctx, &name, Some(&origin), handler, &hosts);
         let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let run = TaskRun {
             task,
@@ -440,6 +451,8 @@ impl Runner {
             }
         }
         let forks = tokio::sync::Semaphore::new(limit);
+        let throttle = self.free_throttle(ctx, task);
+        let free_slot = self.free_slot(ctx, &throttle).await;
         let outcomes: Vec<HostOutcome> =
             futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
                 let run = &run;
@@ -457,6 +470,7 @@ impl Runner {
                 }
             }))
             .await;
+        drop(free_slot);
 
         let all_hosts = self.active(ctx);
         let mut newly_failed = false;
@@ -480,8 +494,9 @@ impl Runner {
         outcome: &HostOutcome,
         all_hosts: &[String],
     ) {
+        self.show_banner(ctx);
         outcome.report(&self.reporter, host, task);
-        let targets: Vec<String> = if task.run_once {
+        let targets: Vec<String> = if task.run_once && ctx.free.is_none() {
             all_hosts.to_vec()
         } else {
             vec![host.to_string()]
@@ -540,6 +555,7 @@ impl Runner {
 }
 
 /// State of the play being run.
+#[derive(Clone)]
 struct PlayCtx<'a> {
     play: &'a Play,
     play_vars: Vars,
@@ -563,6 +579,10 @@ struct PlayCtx<'a> {
     quiet_stop: bool,
     /// `--start-at-task` found its task.
     started: bool,
+    /// Under the `free` strategy (one context per host): the batch's fork slots.
+    free: Option<std::rc::Rc<tokio::sync::Semaphore>>,
+    /// A free play's banner for the task running, printed with its first result.
+    banner: Option<free::Banner>,
 }
 
 impl PlayCtx<'_> {
