@@ -4,10 +4,10 @@
 //! `throttle` and `forks` still bound how many hosts run a task at once.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use anyhow::Result;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{PlayCtx, Runner};
 use crate::playbook::Task;
@@ -30,7 +30,7 @@ pub(super) struct FreeShared {
     /// `meta: end_play` / `end_batch` ran on some host: the others stop at their next task.
     ended: bool,
     /// One semaphore per throttled task, shared by the hosts.
-    throttles: HashMap<String, Rc<Semaphore>>,
+    throttles: HashMap<String, Arc<Semaphore>>,
     /// Warnings already printed (Ansible prints each once).
     warned: Vec<String>,
 }
@@ -44,7 +44,7 @@ impl Runner {
     /// One `serial` batch under the `free` strategy: every host runs the batch on its own.
     pub(super) async fn run_free_batch(&self, ctx: &mut PlayCtx<'_>) -> Result<()> {
         *self.free.borrow_mut() = FreeShared::default();
-        let slots = Rc::new(Semaphore::new(self.opts.forks.max(1)));
+        let slots = Arc::new(Semaphore::new(self.opts.forks.max(1)));
         let mut ctxs: Vec<PlayCtx<'_>> = ctx
             .hosts
             .iter()
@@ -136,23 +136,26 @@ impl Runner {
 
     /// In a free play, waits for a fork slot and for the task's `throttle`; the permits are
     /// held while the host runs the task. Nothing to wait for in a linear play.
-    pub(super) async fn free_slot<'s>(
+    pub(super) async fn free_slot(
         &self,
-        ctx: &'s PlayCtx<'_>,
-        throttle: &'s Option<Rc<Semaphore>>,
-    ) -> Option<(SemaphorePermit<'s>, Option<SemaphorePermit<'s>>)> {
+        ctx: &PlayCtx<'_>,
+        throttle: Option<Arc<Semaphore>>,
+    ) -> Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)> {
         let slots = ctx.free.as_ref()?;
+        // Let the other hosts take their turn first, so that no host runs a list of quick
+        // tasks to its end before the others have started.
+        tokio::task::yield_now().await;
         // The semaphores are never closed, so acquiring cannot fail.
-        let slot = slots.acquire().await.ok()?;
+        let slot = slots.clone().acquire_owned().await.ok()?;
         let limit = match throttle {
-            Some(t) => t.acquire().await.ok(),
+            Some(t) => t.acquire_owned().await.ok(),
             None => None,
         };
         Some((slot, limit))
     }
 
     /// The semaphore shared by a free play's hosts for a task with `throttle`.
-    pub(super) fn free_throttle(&self, ctx: &PlayCtx<'_>, task: &Task) -> Option<Rc<Semaphore>> {
+    pub(super) fn free_throttle(&self, ctx: &PlayCtx<'_>, task: &Task) -> Option<Arc<Semaphore>> {
         ctx.free.as_ref()?;
         let limit = [task.throttle, ctx.play.throttle]
             .into_iter()
@@ -163,7 +166,7 @@ impl Runner {
         let sem = shared
             .throttles
             .entry(key)
-            .or_insert_with(|| Rc::new(Semaphore::new(limit)));
+            .or_insert_with(|| Arc::new(Semaphore::new(limit)));
         Some(sem.clone())
     }
 }

@@ -452,7 +452,12 @@ impl Runner {
         }
         let forks = tokio::sync::Semaphore::new(limit);
         let throttle = self.free_throttle(ctx, task);
-        let free_slot = self.free_slot(ctx, &throttle).await;
+        let free_slot = self.free_slot(ctx, throttle).await;
+        if self.free_end(ctx, false) {
+            ctx.stop = true;
+            ctx.quiet_stop = true;
+            return Ok(());
+        }
         let outcomes: Vec<HostOutcome> =
             futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
                 let run = &run;
@@ -580,7 +585,7 @@ struct PlayCtx<'a> {
     /// `--start-at-task` found its task.
     started: bool,
     /// Under the `free` strategy (one context per host): the batch's fork slots.
-    free: Option<std::rc::Rc<tokio::sync::Semaphore>>,
+    free: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// A free play's banner for the task running, printed with its first result.
     banner: Option<free::Banner>,
 }
