@@ -112,7 +112,9 @@ impl Runner {
             if crate::connection::interrupted() {
                 break;
             }
-            self.run_play(playbook, play).await?;
+            if self.run_play(playbook, play).await? {
+                break;
+            }
         }
         self.pool.close_all().await;
         let states = self.hosts.borrow();
@@ -129,6 +131,8 @@ impl Runner {
                         .unwrap_or_default(),
                 )
             })
+            // A host that never ran a task (its batch never came) is not in the recap.
+            .filter(|(_, stats)| *stats != Stats::default())
             .collect();
         self.reporter.recap(&recap);
         Ok(Outcome {
@@ -148,12 +152,13 @@ impl Runner {
         Ok(hosts)
     }
 
-    async fn run_play(&self, playbook: &Playbook, play: &Play) -> Result<()> {
+    /// Runs one play, batch by batch; true when the whole run must stop there.
+    async fn run_play(&self, playbook: &Playbook, play: &Play) -> Result<bool> {
         self.reporter.play(&play.name);
         let all_hosts = self.play_hosts(play)?;
         if all_hosts.is_empty() {
             self.reporter.plain("skipping: no hosts matched\n");
-            return Ok(());
+            return Ok(false);
         }
         for h in &all_hosts {
             let mut order = self.order.borrow_mut();
@@ -211,11 +216,13 @@ impl Runner {
                 .batch
                 .iter()
                 .all(|h| self.hosts.borrow().get(h).is_some_and(|s| s.failed || s.unreachable));
+            // A failure limit, or a batch where every host failed, ends the whole run as in
+            // ansible-playbook; `meta: end_play` ends only this play.
             if ctx.abort || all_failed {
-                break;
+                return Ok(all_failed || !ctx.quiet_stop);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// One batch of hosts (the whole play without `serial`): facts, tasks, handlers.
