@@ -222,6 +222,10 @@ impl Runner {
                 for host in chosen {
                     if let Some(state) = self.hosts.borrow_mut().get_mut(&host) {
                         state.facts.clear();
+                        // Ansible's clear_facts empties the host's fact cache too.
+                        if self.opts.fact_cache.is_some() {
+                            state.cache = Some(Vars::new());
+                        }
                     }
                 }
             }

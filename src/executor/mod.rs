@@ -4,6 +4,7 @@
 
 mod blocks;
 mod builtin;
+mod factcache;
 mod facts;
 mod flow;
 mod free;
@@ -54,6 +55,8 @@ pub struct Options {
     pub start_at_task: Option<String>,
     /// `--step`: ask before each task.
     pub step: bool,
+    /// Facts kept between runs (`fact_caching = jsonfile`).
+    pub fact_cache: Option<crate::config::FactCache>,
 }
 
 /// What the run ended with, for the exit code.
@@ -73,6 +76,8 @@ struct HostState {
     stats: Stats,
     failed: bool,
     unreachable: bool,
+    /// What the fact cache holds for the host, when there is a cache: written at the end.
+    cache: Option<Vars>,
 }
 
 /// Runs playbooks against an inventory.
@@ -108,6 +113,7 @@ impl Runner {
     pub async fn run(&mut self, playbook: &Playbook) -> Result<Outcome> {
         // Lookups read controller files relative to the playbook, as in Ansible.
         self.templar = self.templar.with_base_dir(playbook.dir());
+        self.load_fact_cache();
         for play in &playbook.plays {
             if crate::connection::interrupted() {
                 break;
@@ -117,6 +123,7 @@ impl Runner {
             }
         }
         self.pool.close_all().await;
+        self.save_fact_cache();
         let states = self.hosts.borrow();
         let recap: Vec<(String, Stats)> = self
             .order
@@ -317,6 +324,10 @@ impl Runner {
             let state = states.entry(host.clone()).or_default();
             match result {
                 Ok(facts) => {
+                    if self.opts.fact_cache.is_some() {
+                        let cache = state.cache.get_or_insert_with(Vars::new);
+                        cache.extend(factcache::prefixed(&facts));
+                    }
                     state.facts.extend(facts);
                     state.stats.ok += 1;
                     let result = serde_json::json!({"changed": false});
@@ -326,6 +337,38 @@ impl Runner {
                 Err(e) => {
                     drop(states);
                     self.mark_error(host, &e);
+                }
+            }
+        }
+    }
+
+    /// Reads the fact cache for every inventory host: cached facts and values are there from
+    /// the first play on, as with Ansible's jsonfile cache.
+    fn load_fact_cache(&self) {
+        let Some(cache) = &self.opts.fact_cache else {
+            return;
+        };
+        let mut states = self.hosts.borrow_mut();
+        for host in &self.inventory.hosts {
+            if let Some(entry) = factcache::load(cache, &host.name) {
+                let (facts, values) = factcache::split(&entry);
+                let state = states.entry(host.name.clone()).or_default();
+                state.facts.extend(facts);
+                state.registered.extend(values);
+                state.cache = Some(entry);
+            }
+        }
+    }
+
+    /// Writes what the cache holds for each host that has something in it.
+    fn save_fact_cache(&self) {
+        let Some(cache) = &self.opts.fact_cache else {
+            return;
+        };
+        for (host, state) in self.hosts.borrow().iter() {
+            if let Some(entry) = &state.cache {
+                if let Err(e) = factcache::save(cache, host, entry) {
+                    self.reporter.warning(&format!("{e:#}"));
                 }
             }
         }
@@ -533,6 +576,13 @@ impl Runner {
             for (k, v) in &outcome.ansible_facts {
                 state.facts.insert(k.clone(), v.clone());
             }
+            if self.opts.fact_cache.is_some() {
+                let cache = state.cache.get_or_insert_with(Vars::new);
+                cache.extend(factcache::prefixed(&outcome.ansible_facts));
+                if is_cacheable(task) {
+                    cache.extend(outcome.facts.clone());
+                }
+            }
             if outcome.status == Status::Changed {
                 for n in &task.notify {
                     ctx.notified
@@ -634,6 +684,17 @@ impl PlayCtx<'_> {
 
 fn names_value(names: &[String]) -> Value {
     Value::Array(names.iter().map(|h| Value::String(h.clone())).collect())
+}
+
+/// `set_fact` with `cacheable: yes`.
+fn is_cacheable(task: &Task) -> bool {
+    match &task.action {
+        Action::Module { args, .. } => args
+            .get("cacheable")
+            .and_then(crate::vars::as_bool)
+            .unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// The escalation a task runs with, if any.
