@@ -89,7 +89,7 @@ pub struct Runner {
     pool: Pool,
     /// Per-host state; behind a cell so that hosts of a `free` play can run side by side.
     hosts: RefCell<BTreeMap<String, HostState>>,
-    /// Hosts in the order they first appeared in a play, for the recap.
+    /// Hosts that appeared in a play, for the recap.
     order: RefCell<Vec<String>>,
     /// What the hosts of a `free` batch share.
     free: RefCell<free::FreeShared>,
@@ -125,9 +125,10 @@ impl Runner {
         self.pool.close_all().await;
         self.save_fact_cache();
         let states = self.hosts.borrow();
-        let recap: Vec<(String, Stats)> = self
-            .order
-            .borrow()
+        // The recap lists hosts sorted by name, as ansible-playbook's does.
+        let mut order = self.order.borrow().clone();
+        order.sort();
+        let recap: Vec<(String, Stats)> = order
             .iter()
             .map(|h| {
                 (
