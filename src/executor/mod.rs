@@ -1,6 +1,6 @@
-//! The executor: runs plays over hosts, task by task (Ansible's linear strategy), with one
-//! session per host, a bounded number of hosts in flight, handlers at the end of each play,
-//! and the recap at the end of the run.
+//! The executor: runs plays over hosts in `serial` batches, task by task (Ansible's linear
+//! strategy) or each host on its own (`free`), with one session per host, a bounded number
+//! of hosts in flight, handlers at the end of each batch, and the recap at the end of the run.
 
 mod blocks;
 mod builtin;
@@ -8,12 +8,14 @@ mod factcache;
 mod facts;
 mod flow;
 mod free;
+mod gathering;
 mod glob;
 mod include;
 mod pool;
 mod result;
 mod run_task;
 mod scope;
+mod tasks;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -23,14 +25,13 @@ use anyhow::Result;
 
 use crate::connection::Become;
 use crate::inventory::Inventory;
-use crate::output::{HostReport, Reporter, Stats, Status};
-use crate::playbook::{Action, Play, Playbook, Task};
+use crate::output::{Reporter, Stats};
+use crate::playbook::{Play, Playbook, Task};
 use crate::template::Templar;
 use crate::vars::{Value, Vars};
 
 pub use flow::list_tags;
 pub use pool::Pool;
-use run_task::{HostOutcome, TaskRun};
 
 /// Settings from the command line that apply to the whole run.
 #[derive(Clone, Debug, Default)]
@@ -292,329 +293,6 @@ impl Runner {
         Ok(())
     }
 
-    async fn gather_facts(&self, ctx: &mut PlayCtx<'_>) {
-        let hosts = self.active(ctx);
-        self.task_banner(ctx, "Gathering Facts", None, false, &hosts);
-        let ctx = &*ctx;
-        let pool = &self.pool;
-        let reporter = &self.reporter;
-        let results = futures::future::join_all(hosts.iter().map(|h| async move {
-            reporter.host_running(h);
-            let subsets = &ctx.play.gather_subset;
-            let gathered = async {
-                let all = facts::gather(&pool.get(h).await?).await?;
-                if subsets.is_empty() {
-                    Ok(all)
-                } else {
-                    facts::select(all, subsets)
-                }
-            }
-            .await;
-            let status = if gathered.is_ok() {
-                Status::Ok
-            } else {
-                Status::Failed
-            };
-            reporter.host_finished(h, status);
-            gathered
-        }))
-        .await;
-        self.show_banner(ctx);
-        for (host, result) in hosts.iter().zip(results) {
-            let mut states = self.hosts.borrow_mut();
-            let state = states.entry(host.clone()).or_default();
-            match result {
-                Ok(facts) => {
-                    if self.opts.fact_cache.is_some() {
-                        let cache = state.cache.get_or_insert_with(Vars::new);
-                        cache.extend(factcache::prefixed(&facts));
-                    }
-                    state.facts.extend(facts);
-                    state.stats.ok += 1;
-                    let result = serde_json::json!({"changed": false});
-                    self.reporter
-                        .host_result(&HostReport::single(host, Status::Ok, &result, None));
-                }
-                Err(e) => {
-                    drop(states);
-                    self.mark_error(host, &e);
-                }
-            }
-        }
-    }
-
-    /// Reads the fact cache for every inventory host: cached facts and values are there from
-    /// the first play on, as with Ansible's jsonfile cache.
-    fn load_fact_cache(&self) {
-        let Some(cache) = &self.opts.fact_cache else {
-            return;
-        };
-        let mut states = self.hosts.borrow_mut();
-        for host in &self.inventory.hosts {
-            if let Some(entry) = factcache::load(cache, &host.name) {
-                let (facts, values) = factcache::split(&entry);
-                let state = states.entry(host.name.clone()).or_default();
-                state.facts.extend(facts);
-                state.registered.extend(values);
-                state.cache = Some(entry);
-            }
-        }
-    }
-
-    /// Writes what the cache holds for each host that has something in it.
-    fn save_fact_cache(&self) {
-        let Some(cache) = &self.opts.fact_cache else {
-            return;
-        };
-        for (host, state) in self.hosts.borrow().iter() {
-            if let Some(entry) = &state.cache {
-                if let Err(e) = factcache::save(cache, host, entry) {
-                    self.reporter.warning(&format!("{e:#}"));
-                }
-            }
-        }
-    }
-
-    /// Records a host that failed outside a task (connecting, gathering facts).
-    fn mark_error(&self, host: &str, err: &anyhow::Error) {
-        let unreachable = err
-            .downcast_ref::<crate::connection::Unreachable>()
-            .is_some();
-        let mut states = self.hosts.borrow_mut();
-        let state = states.entry(host.to_string()).or_default();
-        let detail = serde_json::json!({"changed": false, "msg": format!("{err:#}"),
-            "unreachable": unreachable});
-        let status = if unreachable {
-            state.unreachable = true;
-            state.stats.unreachable += 1;
-            Status::Unreachable
-        } else {
-            state.failed = true;
-            state.stats.failed += 1;
-            Status::Failed
-        };
-        self.reporter.host_result(&HostReport::single(
-            host,
-            status,
-            &detail,
-            Some(detail.clone()),
-        ));
-    }
-
-    /// `--tags` / `--skip-tags` with Ansible's `always` and `never`.
-    fn tag_selected(&self, play: &Play, task: &Task) -> bool {
-        let mut tags: Vec<&str> = task.tags.iter().map(String::as_str).collect();
-        tags.extend(play.tags.iter().map(String::as_str));
-        if self
-            .opts
-            .skip_tags
-            .iter()
-            .any(|s| tags.contains(&s.as_str()))
-        {
-            return false;
-        }
-        if tags.contains(&"always") {
-            return true;
-        }
-        let wanted = &self.opts.tags;
-        if wanted.is_empty() || wanted.iter().any(|t| t == "all") {
-            return !tags.contains(&"never");
-        }
-        wanted
-            .iter()
-            .any(|t| tags.contains(&t.as_str()) || (t == "tagged" && !tags.is_empty()))
-    }
-
-    /// The task's name for its banner, rendered as Ansible does when it holds a template
-    /// (with the first host's variables); as written when that fails.
-    fn banner_name(&self, ctx: &PlayCtx<'_>, task: &Task, host: Option<&String>) -> String {
-        let name = task.display_name();
-        let Some(host) = host.filter(|_| name.contains("{{")) else {
-            return name;
-        };
-        let scope = self.scope_for(self.task_vars(ctx, host, task));
-        self.templar.render_str(&name, &scope).unwrap_or(name)
-    }
-
-    fn scope_for(&self, vars: Vars) -> crate::vars::Scope {
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
-        crate::vars::Scope::new(vars, hostvars)
-    }
-
-    /// Runs one task on every active host of the play and reports the results.
-    async fn run_task(&self, ctx: &mut PlayCtx<'_>, task: &Task, handler: bool) -> Result<()> {
-        // After Ctrl-C no task starts; the run goes straight to its recap.
-        if crate::connection::interrupted() || self.free_end(ctx, false) {
-            ctx.stop = true;
-            ctx.quiet_stop = true;
-            return Ok(());
-        }
-        if let Action::Block {
-            block,
-            rescue,
-            always,
-        } = &task.action
-        {
-            return self.run_block(ctx, task, block, rescue, always).await;
-        }
-        if !ctx.started {
-            let wanted = self.opts.start_at_task.as_deref().unwrap_or_default();
-            if task.display_name() != wanted && task.name.as_deref() != Some(wanted) {
-                return Ok(());
-            }
-            ctx.started = true;
-        }
-        if self.opts.step && !flow::step_confirms(&task.display_name())? {
-            return Ok(());
-        }
-        if let Action::Include { kind, args } = &task.action {
-            return self.run_include(ctx, task, *kind, args).await;
-        }
-        if task.module_name() == Some("meta") {
-            return self.run_meta(ctx, task).await;
-        }
-        let mut hosts = self.active(ctx);
-        if task.run_once && ctx.free.is_none() {
-            hosts.truncate(1);
-        }
-        let name = self.banner_name(ctx, task, hosts.first());
-        let origin = task.origin.to_string();
-        self.free_warnings(ctx, task);
-        self.task_banner(ctx, &name, Some(&origin), handler, &hosts);
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
-        let run = TaskRun {
-            task,
-            play: ctx.play,
-            templar: &self.templar,
-            pool: &self.pool,
-            opts: &self.opts,
-            playbook_dir: &ctx.playbook_dir,
-            reporter: &self.reporter,
-        };
-        let scopes: Vec<crate::vars::Scope> = hosts
-            .iter()
-            .map(|h| crate::vars::Scope::new(self.task_vars(ctx, h, task), hostvars.clone()))
-            .collect();
-        let mut limit = self.opts.forks.max(1);
-        for throttle in [task.throttle, ctx.play.throttle] {
-            if throttle > 0 {
-                limit = limit.min(throttle);
-            }
-        }
-        let forks = tokio::sync::Semaphore::new(limit);
-        let throttle = self.free_throttle(ctx, task);
-        let free_slot = self.free_slot(ctx, throttle).await;
-        if self.free_end(ctx, false) {
-            ctx.stop = true;
-            ctx.quiet_stop = true;
-            return Ok(());
-        }
-        let outcomes: Vec<HostOutcome> =
-            futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
-                let run = &run;
-                let forks = &forks;
-                let reporter = &self.reporter;
-                async move {
-                    // The semaphore lives until every future is done, so it is never closed.
-                    let _permit = forks.acquire().await.expect("semaphore open");
-                    reporter.host_running(h);
-                    let started = std::time::Instant::now();
-                    let mut outcome = run.on_host(h, s).await;
-                    outcome.duration = started.elapsed();
-                    reporter.host_finished(h, outcome.status);
-                    outcome
-                }
-            }))
-            .await;
-        drop(free_slot);
-
-        let all_hosts = self.active(ctx);
-        let mut newly_failed = false;
-        for (host, outcome) in hosts.iter().zip(outcomes) {
-            newly_failed |=
-                matches!(outcome.status, Status::Failed | Status::Unreachable) && !outcome.ignored;
-            self.apply_outcome(ctx, task, host, &outcome, &all_hosts);
-        }
-        if newly_failed {
-            self.after_failure(ctx, task);
-        }
-        Ok(())
-    }
-
-    /// Reports one host's outcome and updates its state; `run_once` results go to every host.
-    fn apply_outcome(
-        &self,
-        ctx: &mut PlayCtx<'_>,
-        task: &Task,
-        host: &str,
-        outcome: &HostOutcome,
-        all_hosts: &[String],
-    ) {
-        self.show_banner(ctx);
-        outcome.report(&self.reporter, host, task);
-        let targets: Vec<String> = if task.run_once && ctx.free.is_none() {
-            all_hosts.to_vec()
-        } else {
-            vec![host.to_string()]
-        };
-        let mut states = self.hosts.borrow_mut();
-        for target in targets {
-            let state = states.entry(target.clone()).or_default();
-            if let Some(name) = &task.register {
-                state
-                    .registered
-                    .insert(name.clone(), outcome.registered.clone());
-            }
-            // `delegate_facts` gives the facts to the host the task was delegated to.
-            let owner = match (&outcome.delegated, task.delegate_facts) {
-                (Some(d), true) => d.clone(),
-                _ => target.clone(),
-            };
-            let state = states.entry(owner).or_default();
-            for (k, v) in &outcome.facts {
-                state.registered.insert(k.clone(), v.clone());
-            }
-            for (k, v) in &outcome.ansible_facts {
-                state.facts.insert(k.clone(), v.clone());
-            }
-            if self.opts.fact_cache.is_some() {
-                let cache = state.cache.get_or_insert_with(Vars::new);
-                cache.extend(factcache::prefixed(&outcome.ansible_facts));
-                if is_cacheable(task) {
-                    cache.extend(outcome.facts.clone());
-                }
-            }
-            if outcome.status == Status::Changed {
-                for n in &task.notify {
-                    ctx.notified
-                        .entry(target.clone())
-                        .or_default()
-                        .insert(n.clone());
-                }
-            }
-        }
-        let state = states.entry(host.to_string()).or_default();
-        match outcome.status {
-            Status::Ok => state.stats.ok += 1,
-            Status::Changed => {
-                state.stats.ok += 1;
-                state.stats.changed += 1;
-            }
-            Status::Skipped => state.stats.skipped += 1,
-            Status::Failed if outcome.ignored => {
-                state.stats.ok += 1;
-                state.stats.ignored += 1;
-            }
-            Status::Failed => {
-                state.stats.failed += 1;
-                state.failed = true;
-            }
-            Status::Unreachable => {
-                state.stats.unreachable += 1;
-                state.unreachable = true;
-            }
-        }
-    }
 }
 
 /// State of the play being run.
@@ -687,16 +365,6 @@ fn names_value(names: &[String]) -> Value {
     Value::Array(names.iter().map(|h| Value::String(h.clone())).collect())
 }
 
-/// `set_fact` with `cacheable: yes`.
-fn is_cacheable(task: &Task) -> bool {
-    match &task.action {
-        Action::Module { args, .. } => args
-            .get("cacheable")
-            .and_then(crate::vars::as_bool)
-            .unwrap_or(false),
-        _ => false,
-    }
-}
 
 /// The escalation a task runs with, if any.
 pub(crate) fn escalation(task: &Task, play: &Play, vars: &Vars, opts: &Options) -> Option<Become> {
