@@ -300,7 +300,12 @@ mod tests {
             ..Config::default()
         };
         let none = |_: &str| None;
-        let cases: [(&Config, Vec<(&str, &str)>, Result<Option<FactCache>, &str>); 6] = [
+        type Case<'a> = (
+            &'a Config,
+            Vec<(&'a str, &'a str)>,
+            Result<Option<FactCache>, &'a str>,
+        );
+        let cases: [Case; 6] = [
             (&Config::default(), vec![], Ok(None)),
             (
                 &config,

@@ -6,11 +6,12 @@ mod playbook_support;
 
 use playbook_support::*;
 
-/// alpha's first task waits for a file that beta's last task creates: only a strategy where
-/// beta runs ahead can finish, and beta's whole list (handler included) is printed first.
+/// alpha's first task waits for a file that beta's last task creates (then a second more, for
+/// beta's last lines to be printed): only a strategy where beta runs ahead can finish, and
+/// beta's whole list (handler included) is printed first.
 const WAITS_FOR_BETA: &str = "- hosts: web\n  gather_facts: false\n  strategy: STRATEGY\n  tasks:\n\
     \x20   - name: wait for beta\n\
-    \x20     shell: \"for i in $(seq 100); do [ -e beta.done ] && exit 0; sleep 0.05; done; exit 1\"\n\
+    \x20     shell: \"for i in $(seq 100); do [ -e beta.done ] && sleep 1 && exit 0; sleep 0.05; done; exit 1\"\n\
     \x20     when: inventory_hostname == 'alpha'\n      changed_when: false\n\
     \x20   - name: two\n      debug: msg=\"two {{ inventory_hostname }}\"\n\
     \x20     changed_when: true\n      notify: h\n\
@@ -49,7 +50,6 @@ fn linear_strategy_keeps_hosts_in_step() {
     s.write(
         "pb.yml",
         &WAITS_FOR_BETA
-            .replace("5; done", "5; done")
             .replace("seq 100", "seq 4")
             .replace("STRATEGY", "linear"),
     );
@@ -58,7 +58,7 @@ fn linear_strategy_keeps_hosts_in_step() {
     want += &task("wait for beta");
     want += "fatal: [alpha]: FAILED! => {\"rc\": 1, \"stdout_lines\": [], \"stderr_lines\": [], \
              \"stdout\": \"\", \"stderr\": \"\", \"cmd\": \"for i in $(seq 4); do [ -e beta.done ] \
-             && exit 0; sleep 0.05; done; exit 1\", \"changed\": false, \
+             && sleep 1 && exit 0; sleep 0.05; done; exit 1\", \"changed\": false, \
              \"msg\": \"non-zero return code\"}\nskipping: [beta]\n";
     want += &task("two");
     want += "changed: [beta] => {\n    \"msg\": \"two beta\"\n}\n";
@@ -119,7 +119,7 @@ fn free_strategy_warnings_and_end_play() {
 /// Each host records how many hosts are inside the task when it enters; the largest count is
 /// the concurrency the run allowed.
 const RECORDS_CONCURRENCY: &str = "shell: \"mkdir -p in && touch in/{{ inventory_hostname }} && \
-    ls in | wc -l >> counts_{{ tag }} && sleep 0.4 && rm in/{{ inventory_hostname }}\"";
+    ls in | wc -l >> counts_{{ tag }} && sleep 0.8 && rm in/{{ inventory_hostname }}\"";
 
 fn max_count(s: &Scratch, tag: &str) -> (usize, usize) {
     let counts: Vec<usize> = s
