@@ -321,6 +321,7 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         roles_path: args.roles_path.clone(),
         start_at_task: args.start_at_task.clone(),
         step: args.step,
+        fact_cache: crate::config::fact_cache()?,
     };
     let mut runner = Runner::new(inventory, opts, reporter);
 

@@ -1,6 +1,6 @@
 //! The configuration file: `mestral.toml`, or ansible.cfg's `[defaults]` keys that mean
 //! something here (inventory, forks, remote_user, private_key_file, host_key_checking,
-//! roles_path). The first found of ./mestral.toml, ./ansible.cfg, ~/.mestral.toml and
+//! roles_path, fact_caching, fact_caching_connection, fact_caching_timeout). The first found of ./mestral.toml, ./ansible.cfg, ~/.mestral.toml and
 //! ~/.ansible.cfg is read; flags given on the command line win over it.
 
 use std::path::{Path, PathBuf};
@@ -23,7 +23,23 @@ pub struct Config {
     pub host_key_checking: Option<String>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub roles_path: Vec<PathBuf>,
+    /// The fact cache: `memory` (none kept between runs) or `jsonfile`.
+    pub fact_caching: Option<String>,
+    /// The jsonfile cache's folder.
+    pub fact_caching_connection: Option<PathBuf>,
+    /// Seconds a cached host's facts stay valid; 0 keeps them forever.
+    pub fact_caching_timeout: Option<u64>,
 }
+
+/// Where facts are kept between runs (Ansible's jsonfile cache: one JSON file per host).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FactCache {
+    pub dir: PathBuf,
+    pub timeout: u64,
+}
+
+/// Ansible's default `fact_caching_timeout`, one day.
+const FACT_CACHE_TIMEOUT: u64 = 86_400;
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
     #[derive(Deserialize)]
@@ -87,6 +103,7 @@ pub fn load(path: &Path) -> Result<Config> {
     config.inventory = config.inventory.iter().map(resolve).collect();
     config.roles_path = config.roles_path.iter().map(resolve).collect();
     config.private_key_file = config.private_key_file.as_ref().map(resolve);
+    config.fact_caching_connection = config.fact_caching_connection.as_ref().map(resolve);
     Ok(config)
 }
 
@@ -135,6 +152,14 @@ fn from_ansible_cfg(text: &str) -> Result<Config> {
             "private_key_file" => config.private_key_file = Some(value.into()),
             "host_key_checking" => config.host_key_checking = Some(checking_word(value)?),
             "roles_path" => config.roles_path = paths(':'),
+            "fact_caching" => config.fact_caching = Some(value.into()),
+            "fact_caching_connection" => config.fact_caching_connection = Some(value.into()),
+            "fact_caching_timeout" => {
+                let secs = value
+                    .parse()
+                    .map_err(|_| anyhow!("line {}: fact_caching_timeout", n + 1))?;
+                config.fact_caching_timeout = Some(secs);
+            }
             _ => {}
         }
     }
@@ -166,6 +191,43 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The fact cache asked for by this file, or by `ANSIBLE_CACHE_PLUGIN`,
+    /// `ANSIBLE_CACHE_PLUGIN_CONNECTION` and `ANSIBLE_CACHE_PLUGIN_TIMEOUT`, which win.
+    pub fn fact_cache(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<FactCache>> {
+        let plugin = env("ANSIBLE_CACHE_PLUGIN").or_else(|| self.fact_caching.clone());
+        let Some(plugin) = plugin else {
+            return Ok(None);
+        };
+        match plugin.trim().trim_start_matches("ansible.builtin.") {
+            "memory" => return Ok(None),
+            "jsonfile" => {}
+            other => bail!("fact_caching: '{other}' is not supported (only jsonfile and memory)"),
+        }
+        let dir = env("ANSIBLE_CACHE_PLUGIN_CONNECTION")
+            .map(PathBuf::from)
+            .or_else(|| self.fact_caching_connection.clone())
+            .ok_or_else(|| anyhow!("fact_caching = jsonfile needs fact_caching_connection"))?;
+        let timeout = match env("ANSIBLE_CACHE_PLUGIN_TIMEOUT") {
+            Some(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("ANSIBLE_CACHE_PLUGIN_TIMEOUT: '{t}' is not seconds"))?,
+            None => self.fact_caching_timeout.unwrap_or(FACT_CACHE_TIMEOUT),
+        };
+        Ok(Some(FactCache { dir, timeout }))
+    }
+}
+
+/// The fact cache of the configuration file in use and the environment, if one is asked for.
+pub fn fact_cache() -> Result<Option<FactCache>> {
+    let config = match find() {
+        Some(path) => load(&path)?,
+        None => Config::default(),
+    };
+    config.fact_cache(|name| std::env::var(name).ok())
+}
+
 /// Finds, reads and applies the configuration file, if there is one.
 pub fn apply_found(args: &mut Args, forks_given: bool) -> Result<()> {
     if let Some(path) = find() {
@@ -194,14 +256,18 @@ mod tests {
             &dir,
             "mestral.toml",
             "inventory = \"inv.ini\"\nforks = 7\nremote_user = \"marc\"\n\
-             private_key_file = \"/k/id\"\nhost_key_checking = false\nroles_path = [\"r1\", \"/r2\"]\n",
+             private_key_file = \"/k/id\"\nhost_key_checking = false\nroles_path = [\"r1\", \"/r2\"]\n\
+             fact_caching = \"jsonfile\"\nfact_caching_connection = \"cache\"\n\
+             fact_caching_timeout = 60\n",
         );
         let cfg = write(
             &dir,
             "ansible.cfg",
             "[defaults]\ninventory = inv.ini\nforks=7\nremote_user = marc\n\
              private_key_file = /k/id\nhost_key_checking = False\nroles_path = r1:/r2\n\
-             retry_files_enabled = False\n[ssh_connection]\npipelining = True\n",
+             retry_files_enabled = False\nfact_caching = jsonfile\n\
+             fact_caching_connection = cache\nfact_caching_timeout = 60\n\
+             [ssh_connection]\npipelining = True\n",
         );
         let want = Config {
             inventory: vec![dir.join("inv.ini")],
@@ -210,6 +276,9 @@ mod tests {
             private_key_file: Some("/k/id".into()),
             host_key_checking: Some("off".into()),
             roles_path: vec![dir.join("r1"), PathBuf::from("/r2")],
+            fact_caching: Some("jsonfile".into()),
+            fact_caching_connection: Some(dir.join("cache")),
+            fact_caching_timeout: Some(60),
         };
         assert_eq!(load(&toml).unwrap(), want);
         assert_eq!(load(&cfg).unwrap(), want);
@@ -221,6 +290,64 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fact_cache_from_file_and_environment() {
+        let config = Config {
+            fact_caching: Some("jsonfile".into()),
+            fact_caching_connection: Some("/c".into()),
+            ..Config::default()
+        };
+        let none = |_: &str| None;
+        type Case<'a> = (
+            &'a Config,
+            Vec<(&'a str, &'a str)>,
+            Result<Option<FactCache>, &'a str>,
+        );
+        let cases: [Case; 6] = [
+            (&Config::default(), vec![], Ok(None)),
+            (
+                &config,
+                vec![],
+                Ok(Some(FactCache {
+                    dir: "/c".into(),
+                    timeout: 86_400,
+                })),
+            ),
+            (
+                &config,
+                vec![
+                    ("ANSIBLE_CACHE_PLUGIN_CONNECTION", "/e"),
+                    ("ANSIBLE_CACHE_PLUGIN_TIMEOUT", "0"),
+                ],
+                Ok(Some(FactCache {
+                    dir: "/e".into(),
+                    timeout: 0,
+                })),
+            ),
+            (&config, vec![("ANSIBLE_CACHE_PLUGIN", "memory")], Ok(None)),
+            (
+                &config,
+                vec![("ANSIBLE_CACHE_PLUGIN", "redis")],
+                Err("fact_caching: 'redis' is not supported (only jsonfile and memory)"),
+            ),
+            (
+                &Config::default(),
+                vec![("ANSIBLE_CACHE_PLUGIN", "jsonfile")],
+                Err("fact_caching = jsonfile needs fact_caching_connection"),
+            ),
+        ];
+        for (config, env, want) in cases {
+            let lookup = |name: &str| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+                    .or_else(|| none(name))
+            };
+            let got = config.fact_cache(lookup).map_err(|e| e.to_string());
+            assert_eq!(got, want.map_err(str::to_string), "{env:?}");
+        }
     }
 
     #[test]

@@ -318,12 +318,13 @@ fn serial_meta_and_failure_limits() {
 fn unsupported_keywords_are_refused() {
     let s = Scratch::new("refuse");
     s.write("inv.ini", INVENTORY);
-    s.write("free.yml", "- hosts: web\n  strategy: free\n  tasks: []\n");
-    let out = mestral(&s.0, &["free.yml"], &[]);
+    s.write("pinned.yml", "- hosts: web\n  strategy: host_pinned\n  tasks: []\n");
+    let out = mestral(&s.0, &["pinned.yml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "ERROR! free.yml:1: strategy 'free' is not supported yet (only 'linear')\n"
+        "ERROR! pinned.yml:1: strategy 'host_pinned' is not supported yet (only 'linear' and \
+         'free')\n"
     );
     s.write(
         "prompt.yml",

@@ -11,7 +11,7 @@ use crate::playbook::Task;
 impl Runner {
     /// Runs the notified handlers, in the order they are defined, for the hosts that
     /// notified them, and forgets the notifications.
-    pub(super) async fn run_handlers(&mut self, ctx: &mut PlayCtx<'_>) -> Result<()> {
+    pub(super) async fn run_handlers(&self, ctx: &mut PlayCtx<'_>) -> Result<()> {
         // A role imported and also included brings its handlers twice; each runs once.
         let mut seen = HashSet::new();
         let handlers: Vec<Task> = ctx
@@ -27,7 +27,7 @@ impl Runner {
                 .chain(handler.listen.iter().map(String::as_str))
                 .collect();
             let wanted: Vec<String> = ctx
-                .active_hosts(&self.hosts)
+                .active_hosts(&self.hosts.borrow())
                 .into_iter()
                 .filter(|h| {
                     ctx.notified
@@ -49,7 +49,7 @@ impl Runner {
 
     /// A block: its tasks, then `rescue` for hosts that failed in it, then `always`.
     pub(super) async fn run_block(
-        &mut self,
+        &self,
         ctx: &mut PlayCtx<'_>,
         parent: &Task,
         block: &[Task],
@@ -63,6 +63,7 @@ impl Runner {
         };
         let before: HashSet<String> = self
             .hosts
+            .borrow()
             .iter()
             .filter(|(_, s)| s.failed)
             .map(|(h, _)| h.clone())
@@ -77,11 +78,12 @@ impl Runner {
             let failed_here: Vec<String> = ctx
                 .hosts
                 .iter()
-                .filter(|h| !before.contains(*h) && self.hosts.get(*h).is_some_and(|s| s.failed))
+                .filter(|h| !before.contains(*h) && self.hosts.borrow().get(*h).is_some_and(|s| s.failed))
                 .cloned()
                 .collect();
             for h in &failed_here {
-                let state = self.hosts.entry(h.clone()).or_default();
+                let mut states = self.hosts.borrow_mut();
+                let state = states.entry(h.clone()).or_default();
                 state.failed = false;
                 state.stats.failed = state.stats.failed.saturating_sub(1);
                 state.stats.rescued += 1;

@@ -137,13 +137,13 @@ impl Runner {
         let mut vars = scope::vars_for(
             &self.inventory,
             host,
-            self.hosts.get(host),
+            self.hosts.borrow().get(host),
             &ctx.play_vars,
             Some(task),
             &self.opts,
-            &ctx.play_hosts_value(&self.hosts),
+            &ctx.play_hosts_value(&self.hosts.borrow()),
         );
-        let batch = ctx.batch_value(&self.hosts);
+        let batch = ctx.batch_value(&self.hosts.borrow());
         vars.insert("ansible_play_batch".into(), batch.clone());
         vars.insert("play_hosts".into(), batch);
         vars
@@ -152,12 +152,17 @@ impl Runner {
     /// After a task failed on some host: `any_errors_fatal` stops the play, and so does a
     /// share of failed hosts in the batch above `max_fail_percentage`.
     pub(super) fn after_failure(&self, ctx: &mut PlayCtx<'_>, task: &Task) {
+        // The free strategy runs hosts apart: neither limit applies, as in Ansible.
+        if ctx.free.is_some() {
+            return;
+        }
         let fatal = task.any_errors_fatal || ctx.play.any_errors_fatal;
         let failed = ctx
             .batch
             .iter()
             .filter(|h| {
                 self.hosts
+                    .borrow()
                     .get(*h)
                     .is_some_and(|s| s.failed || s.unreachable)
             })
@@ -173,7 +178,7 @@ impl Runner {
     }
 
     /// `meta` acts on the run itself; it prints nothing, as in Ansible.
-    pub(super) async fn run_meta(&mut self, ctx: &mut PlayCtx<'_>, task: &Task) -> Result<()> {
+    pub(super) async fn run_meta(&self, ctx: &mut PlayCtx<'_>, task: &Task) -> Result<()> {
         let Action::Module { args, .. } = &task.action else {
             return Ok(());
         };
@@ -182,7 +187,7 @@ impl Runner {
             .or_else(|| args.get("free_form"))
             .map(as_text)
             .unwrap_or_default();
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let mut chosen = Vec::new();
         for host in self.active(ctx) {
             let scope = Scope::new(self.task_vars(ctx, &host, task), hostvars.clone());
@@ -202,19 +207,25 @@ impl Runner {
         match what.trim() {
             "flush_handlers" => Box::pin(self.run_handlers(ctx)).await?,
             "end_play" if !chosen.is_empty() => {
+                self.free_end(ctx, true);
                 ctx.stop = true;
                 ctx.abort = true;
                 ctx.quiet_stop = true;
             }
             "end_batch" if !chosen.is_empty() => {
+                self.free_end(ctx, true);
                 ctx.stop = true;
                 ctx.quiet_stop = true;
             }
             "end_host" => ctx.ended.extend(chosen),
             "clear_facts" => {
                 for host in chosen {
-                    if let Some(state) = self.hosts.get_mut(&host) {
+                    if let Some(state) = self.hosts.borrow_mut().get_mut(&host) {
                         state.facts.clear();
+                        // Ansible's clear_facts empties the host's fact cache too.
+                        if self.opts.fact_cache.is_some() {
+                            state.cache = Some(Vars::new());
+                        }
                     }
                 }
             }

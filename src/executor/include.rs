@@ -19,14 +19,14 @@ struct Group {
 
 impl Runner {
     pub(super) async fn run_include(
-        &mut self,
+        &self,
         ctx: &mut PlayCtx<'_>,
         task: &Task,
         kind: IncludeKind,
         args: &Value,
     ) -> Result<()> {
         let mut hosts = self.active(ctx);
-        if task.run_once {
+        if task.run_once && ctx.free.is_none() {
             hosts.truncate(1);
         }
         let name = match (&task.name, kind, args.get("name")) {
@@ -36,9 +36,9 @@ impl Runner {
             _ => task.display_name(),
         };
         let origin = task.origin.to_string();
-        self.reporter
-            .task_start(&name, Some(&origin), false, &hosts);
-        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts, &self.opts);
+        self.free_warnings(ctx, task);
+        self.task_banner(ctx, &name, Some(&origin), false, &hosts);
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         let run = TaskRun {
             task,
             play: ctx.play,
@@ -80,8 +80,10 @@ impl Runner {
         }
 
         // Report: skipped and failed hosts, then an `included:` line per group.
+        self.show_banner(ctx);
         for host in &hosts {
-            let state = self.hosts.entry(host.clone()).or_default();
+            let mut states = self.hosts.borrow_mut();
+            let state = states.entry(host.clone()).or_default();
             if skipped.contains(host) {
                 state.stats.skipped += 1;
                 let result = serde_json::json!({"changed": false, "skipped": true});

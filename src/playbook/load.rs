@@ -278,11 +278,12 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
     let environment =
         vars_of(&map, "environment").map_err(|e| anyhow!("{}", at(&e.to_string())))?;
     let strategy = str_of(&map, "strategy").unwrap_or_else(|| "linear".into());
-    if strategy != "linear" {
+    let strategy = strategy.trim_start_matches("ansible.builtin.").to_string();
+    if !matches!(strategy.as_str(), "linear" | "free") {
         bail!(
             "{}",
             at(&format!(
-                "strategy '{strategy}' is not supported yet (only 'linear')"
+                "strategy '{strategy}' is not supported yet (only 'linear' and 'free')"
             ))
         );
     }

@@ -349,6 +349,9 @@ pub fn inherit(task: &mut Task, parent: &Task) {
     }
     task.ignore_errors |= parent.ignore_errors;
     task.run_once |= parent.run_once;
+    if task.throttle == 0 {
+        task.throttle = parent.throttle;
+    }
     task.any_errors_fatal |= parent.any_errors_fatal;
     task.no_log |= parent.no_log;
     task.check_mode = task.check_mode.or(parent.check_mode);
