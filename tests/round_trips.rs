@@ -88,9 +88,10 @@ impl Drop for Bed {
     }
 }
 
-/// One row: module, arguments (`@` stands for the bed's folder), a setup run before it (shell
-/// text, same substitution), the commands of check mode, of the first run, of the converged
-/// run, and the file (relative to the bed) with its bytes after the first run.
+/// One row: module, arguments (`@` stands for the bed's folder, `USER` for the user running
+/// the test, `KEY` for a public key), a setup run before it (shell, same substitutions), the
+/// commands started by check mode, by the first run and by the converged run, and a shell
+/// probe with what it must print after the first run.
 struct Row {
     module: &'static str,
     args: &'static str,
@@ -98,9 +99,11 @@ struct Row {
     check: u64,
     first: u64,
     again: u64,
-    file: &'static str,
-    bytes: &'static str,
+    probe: &'static str,
+    shows: &'static str,
 }
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 alice@example";
 
 const ROWS: &[Row] = &[
     Row {
@@ -110,8 +113,8 @@ const ROWS: &[Row] = &[
         check: 1,
         first: 1,
         again: 1,
-        file: "c.conf",
-        bytes: "a=1\n",
+        probe: "stat -c %a @/c.conf; cat @/c.conf",
+        shows: "640\na=1\n",
     },
     Row {
         module: "copy",
@@ -120,8 +123,18 @@ const ROWS: &[Row] = &[
         check: 1,
         first: 1,
         again: 1,
-        file: "c.conf",
-        bytes: "a=2\n",
+        probe: "cat @/c.conf @/c.conf.*~",
+        shows: "a=2\na=1\n",
+    },
+    Row {
+        module: "copy",
+        args: r#"{"content": "a=1\n", "dest": "@/c.conf", "mode": "0600"}"#,
+        setup: "printf 'a=1\\n' > @/c.conf; chmod 0644 @/c.conf",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c %a @/c.conf",
+        shows: "600\n",
     },
     Row {
         module: "copy",
@@ -130,8 +143,8 @@ const ROWS: &[Row] = &[
         check: 1,
         first: 1,
         again: 1,
-        file: "etc/app.env",
-        bytes: "A=1\n",
+        probe: "stat -c %a @/etc/app.env; cat @/etc/app.env",
+        shows: "600\nA=1\n",
     },
     Row {
         module: "template",
@@ -140,13 +153,134 @@ const ROWS: &[Row] = &[
         check: 1,
         first: 1,
         again: 1,
-        file: "motd",
-        bytes: "hello world\n",
+        probe: "cat @/motd",
+        shows: "hello world\n",
+    },
+    Row {
+        module: "template",
+        args: r#"{"src": "motd.j2", "dest": "@/motd"}"#,
+        setup: "printf 'old\\n' > @/motd",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/motd",
+        shows: "hello world\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/a/b", "state": "directory", "mode": "0750"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c '%F %a' @/a @/a/b",
+        shows: "directory 750\ndirectory 750\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/d", "state": "directory", "mode": "0700"}"#,
+        setup: "mkdir -m 0755 @/d",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c '%F %a' @/d",
+        shows: "directory 700\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"src": "/tmp", "dest": "@/current", "state": "link"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "readlink @/current",
+        shows: "/tmp\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/gone", "state": "absent"}"#,
+        setup: "mkdir @/gone",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "ls @",
+        shows: "files\n",
+    },
+    Row {
+        module: "lineinfile",
+        args: r#"{"path": "@/node.env", "create": true, "mode": "0640",
+                  "regexp": "^NAME=", "line": "NAME=n1"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c %a @/node.env; cat @/node.env",
+        shows: "640\nNAME=n1\n",
+    },
+    Row {
+        module: "lineinfile",
+        args: r#"{"path": "@/hosts", "regexp": "\\sn1$", "line": "10.0.0.1\tn1"}"#,
+        setup: "printf '127.0.0.1\\tlocalhost\\n' > @/hosts",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "cat @/hosts",
+        shows: "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n",
+    },
+    Row {
+        module: "blockinfile",
+        args: r#"{"path": "@/b.conf", "create": true, "block": "x=1"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/b.conf",
+        shows: "# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\n",
+    },
+    Row {
+        module: "blockinfile",
+        args: r#"{"path": "@/b.conf", "block": "x=2"}"#,
+        setup: "printf 'top\\n' > @/b.conf",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "cat @/b.conf",
+        shows: "top\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\n# END ANSIBLE MANAGED BLOCK\n",
+    },
+    Row {
+        module: "authorized_key",
+        args: r#"{"user": "USER", "key": "KEY", "path": "@/ssh/authorized_keys"}"#,
+        setup: "",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c %a @/ssh @/ssh/authorized_keys; cat @/ssh/authorized_keys",
+        shows: "700\n600\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 alice@example\n",
     },
 ];
 
+/// The user running the test, for `authorized_key`.
+fn me() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sh(script: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn fill(text: &str, dir: &str) -> String {
     text.replace('@', dir)
+        .replace("USER", &me())
+        .replace("KEY", KEY)
 }
 
 #[tokio::test]
@@ -156,24 +290,35 @@ async fn commands_per_task() {
         let bed = Bed::new(&format!("{}{i}", row.module)).await;
         let dir = bed.path("");
         let dir = dir.trim_end_matches('/');
-        if !row.setup.is_empty() {
-            let ok = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(fill(row.setup, dir))
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "setup of row {i}");
-        }
+        sh(&fill(row.setup, dir));
         let args: Value = serde_json::from_str(&fill(row.args, dir)).unwrap();
         let (checked, check) = bed.count(row.module, &args, true).await;
         let (first, n1) = bed.count(row.module, &args, false).await;
         let (again, n2) = bed.count(row.module, &args, false).await;
-        let bytes = std::fs::read_to_string(bed.path(row.file)).unwrap_or_default();
-        let got = (check, n1, n2, checked.changed, first.changed, again.changed, bytes);
-        let want = (row.check, row.first, row.again, true, true, false, row.bytes.to_string());
+        let shows = sh(&fill(row.probe, dir));
+        let got = (
+            check,
+            n1,
+            n2,
+            checked.changed,
+            first.changed,
+            again.changed,
+            shows,
+        );
+        let want = (
+            row.check,
+            row.first,
+            row.again,
+            true,
+            true,
+            false,
+            row.shows.to_string(),
+        );
         if got != want {
-            failures.push(format!("row {i} {} {}: got {got:?}, want {want:?}", row.module, row.args));
+            failures.push(format!(
+                "row {i} {} {}: got {got:?}, want {want:?}",
+                row.module, row.args
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

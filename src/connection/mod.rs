@@ -177,7 +177,9 @@ impl Session {
 
     /// How many commands (channels) this session has started so far, across all handles.
     pub fn commands_started(&self) -> u64 {
-        self.inner.started.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .started
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The remote user the session logged in as.

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::args::{self, loose_bool, mode_opt, text_opt};
 use super::mode::{mode_any, Mode};
-use super::remote_file::{self as rf, fail, Action, Attrs, Guard, Kind, OneShot, ReadOpts, WriteSpec};
+use super::remote_file::{
+    self as rf, fail, Action, Attrs, Guard, Kind, OneShot, ReadOpts, WriteSpec,
+};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -153,7 +155,10 @@ pub async fn put(
         Plan::Write if acted.acted => {}
         Plan::Write => {
             // too large to send blind, or a path the guard does not cover (not a regular file)
-            let spec = WriteSpec { dest, ..spec.clone() };
+            let spec = WriteSpec {
+                dest,
+                ..spec.clone()
+            };
             backup = rf::write(ctx, &spec, data).await?;
         }
         Plan::Attrs(attrs) => {

@@ -14,7 +14,7 @@ use crate::connection::quote;
 
 mod oneshot;
 
-pub use oneshot::{act, Action, Acted, Guard, OneShot, INLINE_MAX};
+pub use oneshot::{act, Acted, Action, Guard, OneShot, INLINE_MAX};
 
 /// A failure the module diagnosed (bad argument, missing file, failed validation): reported
 /// as a failed task, unlike a broken connection which stays an error.
@@ -408,7 +408,18 @@ pub async fn write(
     spec: &WriteSpec<'_>,
     content: &[u8],
 ) -> Result<Option<String>> {
-    let out = ctx.exec_stdin(&write_script(spec), content).await?;
+    write_after(ctx, "", spec, content).await
+}
+
+/// `write`, with the shell snippet `before` run first in the same command (under `set -e`).
+pub async fn write_after(
+    ctx: &ModuleCtx<'_>,
+    before: &str,
+    spec: &WriteSpec<'_>,
+    content: &[u8],
+) -> Result<Option<String>> {
+    let script = format!("set -e\n{before}{}", write_script(spec));
+    let out = ctx.exec_stdin(&script, content).await?;
     let stderr = out.stderr_text();
     if out.rc == VALIDATE_FAILED && spec.validate.is_some() {
         let detail = stderr.trim_end();

@@ -73,7 +73,11 @@ pub struct Acted {
 pub fn script(o: &OneShot) -> String {
     let mut s = format!("sha256= sha1=\nd={}\n", quote(o.path));
     if let Some(name) = o.inside {
-        let _ = writeln!(s, "if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; fi", quote(name));
+        let _ = writeln!(
+            s,
+            "if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; fi",
+            quote(name)
+        );
     }
     s.push_str("printf 'dest|%s\\n' \"$d\"\n");
     let read = ReadOpts {
@@ -98,7 +102,7 @@ pub fn script(o: &OneShot) -> String {
         }
     }
 
-    s.push_str("if [ $w = 1 ]; then\n");
+    s.push_str("if [ $w = 1 ]; then\n:\n");
     let commit = match &o.action {
         Action::None => "",
         Action::Write(spec) => {
@@ -231,14 +235,54 @@ mod tests {
             mode: Some(Mode::Octal(0o600)),
             ..Attrs::default()
         };
-        type Case<'a> = (&'a str, Option<&'a [u8]>, Guard, bool, &'a [u8], bool, Option<&'a [u8]>);
+        type Case<'a> = (
+            &'a str,
+            Option<&'a [u8]>,
+            Guard,
+            bool,
+            &'a [u8],
+            bool,
+            Option<&'a [u8]>,
+        );
         let cases: [Case; 6] = [
             ("absent", None, differs.clone(), true, new, true, None),
-            ("differs", Some(b"old\n"), differs.clone(), true, new, true, Some(b"old\n")),
+            (
+                "differs",
+                Some(b"old\n"),
+                differs.clone(),
+                true,
+                new,
+                true,
+                Some(b"old\n"),
+            ),
             ("same", Some(new), differs.clone(), true, new, false, None),
-            ("no force", Some(b"old\n"), keep, true, b"old\n", false, None),
-            ("check", Some(b"old\n"), differs, false, b"old\n", false, Some(b"old\n")),
-            ("absent guard", Some(b"old\n"), Guard::Absent, true, b"old\n", false, None),
+            (
+                "no force",
+                Some(b"old\n"),
+                keep,
+                true,
+                b"old\n",
+                false,
+                None,
+            ),
+            (
+                "check",
+                Some(b"old\n"),
+                differs,
+                false,
+                b"old\n",
+                false,
+                Some(b"old\n"),
+            ),
+            (
+                "absent guard",
+                Some(b"old\n"),
+                Guard::Absent,
+                true,
+                b"old\n",
+                false,
+                None,
+            ),
         ];
         for (name, before, guard, write, after, acted, printed) in cases {
             let dest = dir.join("f");
@@ -271,7 +315,12 @@ mod tests {
                 before: true,
             };
             let out = sh(&script(&o), new);
-            assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let got = parse(&out.stdout).unwrap();
             assert_eq!(
                 (
@@ -315,7 +364,12 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
             (got.dest, got.acted, got.state.kind, got.state.content),
-            (format!("{path}/n.txt"), false, Kind::File, Some(b"here\n".to_vec()))
+            (
+                format!("{path}/n.txt"),
+                false,
+                Kind::File,
+                Some(b"here\n".to_vec())
+            )
         );
     }
 }
