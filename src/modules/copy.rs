@@ -1,6 +1,6 @@
 //! `copy`: puts a controller file, a directory tree or inline `content` on the host. A file
-//! is rewritten only when its checksum differs; attribute drift alone is fixed in place.
-//! `put` is the single-file path the `template` module shares.
+//! is rewritten only when its checksum differs, in the same command that reads it; attribute
+//! drift alone is fixed in place. `put` is the single-file path the `template` module shares.
 
 use std::path::Path;
 

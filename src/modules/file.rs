@@ -1,6 +1,6 @@
 //! `file`: the kind of a path (file, directory, symlink, hard link, touched, absent) and its
-//! owner, group and mode. The plan is worked out from one read of the path; the changes go
-//! out as one shell snippet.
+//! owner, group and mode. The plan is a pure function of one read of the path; a missing path
+//! is made in the same command that reads it, any other change goes out as one shell snippet.
 
 use anyhow::Result;
 use serde::Deserialize;
