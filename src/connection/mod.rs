@@ -152,6 +152,8 @@ struct Inner {
     /// Inventory name, for messages.
     name: String,
     transport: Transport,
+    /// Commands started on this session (one SSH channel each), for round-trip accounting.
+    started: std::sync::atomic::AtomicU64,
 }
 
 enum Transport {
@@ -176,7 +178,11 @@ impl Session {
             spec.name.clone()
         };
         Ok(Session {
-            inner: Arc::new(Inner { name, transport }),
+            inner: Arc::new(Inner {
+                name,
+                transport,
+                started: std::sync::atomic::AtomicU64::new(0),
+            }),
             env: Arc::new(Vec::new()),
         })
     }
@@ -187,6 +193,13 @@ impl Session {
             inner: self.inner.clone(),
             env: Arc::new(env),
         }
+    }
+
+    /// How many commands (channels) this session has started so far, across all handles.
+    pub fn commands_started(&self) -> u64 {
+        self.inner
+            .started
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The remote user the session logged in as.
@@ -270,6 +283,9 @@ impl Session {
             exported = text;
             exported.as_str()
         };
+        self.inner
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let line = sudo::command_line(command, &self.user(), escalation, sudo::success_marker());
         let (read, write) = match &self.inner.transport {
             Transport::Local { .. } => {

@@ -275,6 +275,8 @@ impl Runner {
             .map(|h| h.name.clone())
             .collect();
         names.push("localhost".into());
+        // one `hostvars` for every host's scope: building it per host cost O(hosts²)
+        let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
         for name in names {
             if self.pool.has_spec(&name) {
                 continue;
@@ -288,13 +290,12 @@ impl Runner {
                 &self.opts,
                 &Value::Array(Vec::new()),
             );
-            let scope = self.scope_for(vars);
+            let scope = crate::vars::Scope::new(vars, hostvars.clone());
             let spec = scope::connect_spec(&name, play, &self.opts, &self.templar, &scope)?;
             self.pool.set_spec(&name, spec);
         }
         Ok(())
     }
-
 }
 
 /// State of the play being run.

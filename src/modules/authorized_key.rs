@@ -300,16 +300,18 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         return Ok(out);
     }
 
-    if dir_wrong {
-        let dir = rf::parent(&path);
-        let script = format!(
-            "set -e\nmkdir -p -- {d}\nchown {u}:{g} -- {d}\nchmod 0700 -- {d}\n",
+    // the folder's fix and the file's change go out as one command
+    let dir = rf::parent(&path);
+    let prepare = if dir_wrong {
+        format!(
+            "mkdir -p -- {d}\nchown {u}:{g} -- {d}\nchmod 0700 -- {d}\n",
             d = quote(dir),
             u = probe.uid,
             g = probe.gid
-        );
-        rf::run_script(ctx, &format!("cannot prepare {dir}"), &script).await?;
-    }
+        )
+    } else {
+        String::new()
+    };
     if content_changed {
         let spec = WriteSpec {
             dest: &path,
@@ -318,9 +320,12 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             backup: false,
             mkdir: false,
         };
-        rf::write(ctx, &spec, after.as_bytes()).await?;
-    } else if !attrs.is_empty() {
-        let script = attrs.commands(&quote(&path), false, false);
+        rf::write_after(ctx, &prepare, &spec, after.as_bytes()).await?;
+    } else {
+        let script = format!(
+            "set -e\n{prepare}{}",
+            attrs.commands(&quote(&path), false, false)
+        );
         rf::run_script(ctx, &format!("cannot set attributes of {path}"), &script).await?;
     }
     Ok(out)

@@ -1,6 +1,6 @@
 //! `copy`: puts a controller file, a directory tree or inline `content` on the host. A file
-//! is rewritten only when its checksum differs; attribute drift alone is fixed in place.
-//! `put` is the single-file path the `template` module shares.
+//! is rewritten only when its checksum differs, in the same command that reads it; attribute
+//! drift alone is fixed in place. `put` is the single-file path the `template` module shares.
 
 use std::path::Path;
 
@@ -10,7 +10,9 @@ use serde_json::json;
 
 use super::args::{self, loose_bool, mode_opt, text_opt};
 use super::mode::{mode_any, Mode};
-use super::remote_file::{self as rf, fail, Attrs, Content, Kind, ReadOpts, WriteSpec};
+use super::remote_file::{
+    self as rf, fail, Action, Attrs, Guard, Kind, OneShot, ReadOpts, WriteSpec,
+};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -82,29 +84,50 @@ pub fn plan(sha256: &str, opts: &PutOpts, cur: &rf::FileState) -> Plan {
     }
 }
 
-/// Puts `data` at `dest` (a file path, already resolved) and reports what changed.
+/// Puts `data` at `dest` (a file path, or with `inside` the name to use when `dest` is a
+/// directory on the host) and reports what changed. One command reads, compares and writes;
+/// only attribute drift, or content too large to send blind, takes a second.
 pub async fn put(
     ctx: &ModuleCtx<'_>,
     dest: &str,
+    inside: Option<&str>,
     data: &[u8],
     opts: &PutOpts,
 ) -> Result<ModuleOutput> {
-    let read = ReadOpts {
-        sha256: true,
-        content: if ctx.diff {
-            Content::UpTo(1 << 20)
-        } else {
-            Content::No
-        },
-        follow: true,
-        ..ReadOpts::default()
+    let sum = rf::sha256_hex(data);
+    let spec = WriteSpec {
+        dest,
+        attrs: &opts.attrs,
+        validate: opts.validate.as_deref(),
+        backup: opts.backup,
+        mkdir: opts.mkdir,
     };
-    let cur = rf::read(ctx, dest, &read).await?;
+    let inline = !ctx.check && data.len() <= rf::INLINE_MAX;
+    let shot = OneShot {
+        path: dest,
+        inside,
+        read: ReadOpts {
+            sha256: true,
+            follow: true,
+            ..ReadOpts::default()
+        },
+        guard: Guard::Differs {
+            sha256: sum.clone(),
+            force: opts.force,
+        },
+        action: if inline {
+            Action::Write(spec.clone())
+        } else {
+            Action::None
+        },
+        before: ctx.diff,
+    };
+    let acted = rf::act(ctx, &shot, data).await?;
+    let (dest, cur) = (acted.dest.as_str(), &acted.state);
     if cur.kind == Kind::Dir {
         return fail(format!("{dest} is a directory"));
     }
-    let sum = rf::sha256_hex(data);
-    let plan = plan(&sum, opts, &cur);
+    let plan = plan(&sum, opts, cur);
     let mut out = ModuleOutput::changed(plan != Plan::Keep)
         .with("dest", json!(dest))
         .with("checksum", json!(sum))
@@ -125,27 +148,26 @@ pub async fn put(
             });
         }
     }
-    if ctx.check {
-        return Ok(out);
-    }
+    let mut backup = acted.backup.clone();
     match plan {
+        _ if ctx.check => {}
         Plan::Keep => {}
+        Plan::Write if acted.acted => {}
         Plan::Write => {
+            // too large to send blind, or a path the guard does not cover (not a regular file)
             let spec = WriteSpec {
                 dest,
-                attrs: &opts.attrs,
-                validate: opts.validate.as_deref(),
-                backup: opts.backup,
-                mkdir: opts.mkdir,
+                ..spec.clone()
             };
-            if let Some(b) = rf::write(ctx, &spec, data).await? {
-                out = out.with("backup_file", json!(b));
-            }
+            backup = rf::write(ctx, &spec, data).await?;
         }
         Plan::Attrs(attrs) => {
             let script = attrs.commands(&quote(dest), false, false);
             rf::run_script(ctx, &format!("cannot set attributes of {dest}"), &script).await?;
         }
+    }
+    if let Some(b) = backup {
+        out = out.with("backup_file", json!(b));
     }
     Ok(out)
 }
@@ -156,27 +178,14 @@ pub fn basename(path: &str) -> &str {
     trimmed.rsplit('/').next().unwrap_or(trimmed)
 }
 
-/// Where a file named `name` goes for `dest`: inside it when `dest` ends with `/` or is a
-/// directory on the host.
-pub async fn resolve_dest(ctx: &ModuleCtx<'_>, dest: &str, name: &str) -> Result<String> {
-    let inside = |d: &str| format!("{}/{name}", d.trim_end_matches('/'));
+/// Where a file named `name` goes for `dest`: inside it when `dest` ends with `/`; else
+/// `dest` itself, or `name` inside it when it is a directory on the host (`put` decides).
+pub fn target<'a>(dest: &str, name: &'a str) -> (String, Option<&'a str>) {
     if dest.ends_with('/') {
-        return Ok(inside(dest));
-    }
-    let cur = rf::read(
-        ctx,
-        dest,
-        &ReadOpts {
-            follow: true,
-            ..ReadOpts::default()
-        },
-    )
-    .await?;
-    Ok(if cur.kind == Kind::Dir {
-        inside(dest)
+        (format!("{}/{name}", dest.trim_end_matches('/')), None)
     } else {
-        dest.to_string()
-    })
+        (dest.to_string(), Some(name))
+    }
 }
 
 /// Files and folders under a controller directory, relative to it, sorted.
@@ -229,7 +238,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             if p.dest.ends_with('/') {
                 return fail("can not use content with a dir as dest");
             }
-            return put(ctx, &p.dest, content.as_bytes(), &opts).await;
+            return put(ctx, &p.dest, None, content.as_bytes(), &opts).await;
         }
         (Some(src), None) => src,
     };
@@ -241,8 +250,8 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     if !local.is_dir() {
         let data = std::fs::read(&local)
             .or_else(|e| fail(format!("cannot read {}: {e}", local.display())))?;
-        let dest = resolve_dest(ctx, &p.dest, basename(src)).await?;
-        return put(ctx, &dest, &data, &opts)
+        let (dest, inside) = target(&p.dest, basename(src));
+        return put(ctx, &dest, inside, &data, &opts)
             .await
             .map(|o| o.with("src", json!(src)));
     }
@@ -260,7 +269,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     for rel in &files {
         let data = std::fs::read(local.join(rel))
             .or_else(|e| fail(format!("cannot read {}/{rel}: {e}", local.display())))?;
-        let one = put(ctx, &format!("{root}/{rel}"), &data, &opts).await?;
+        let one = put(ctx, &format!("{root}/{rel}"), None, &data, &opts).await?;
         changed |= one.changed;
     }
     Ok(ModuleOutput::changed(changed)

@@ -1,6 +1,6 @@
 //! `file`: the kind of a path (file, directory, symlink, hard link, touched, absent) and its
-//! owner, group and mode. The plan is worked out from one read of the path; the changes go
-//! out as one shell snippet.
+//! owner, group and mode. The plan is a pure function of one read of the path; a missing path
+//! is made in the same command that reads it, any other change goes out as one shell snippet.
 
 use anyhow::Result;
 use serde::Deserialize;
@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
 use super::mode::{mode_any, Mode};
-use super::remote_file::{self as rf, attr_changes, fail, Attrs, FileState, Kind, ReadOpts};
+use super::remote_file::{
+    self as rf, attr_changes, fail, Action, Attrs, FileState, Guard, Kind, OneShot, ReadOpts,
+};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -256,66 +258,134 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
 async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let p: Params = args::parse("file", args).or_else(fail)?;
     let path = p.path.as_str();
-    let mut cur = rf::read(ctx, path, &ReadOpts::default()).await?;
-    let want = match &p.state {
-        Some(s) => Want::parse(s).or_else(fail)?,
+
+    // One command reads the path and, when nothing is there yet, already makes what a task
+    // with an explicit state asks for; any other state is planned from the read.
+    let blind = match p.state.as_deref().map(Want::parse) {
+        Some(Ok(Want::Directory | Want::Link | Want::Touch)) if !p.recurse && !ctx.check => {
+            decide(&p, &FileState::default(), None, false)
+                .ok()
+                .and_then(|d| d.script)
+        }
+        _ => None,
+    };
+    let shot = OneShot {
+        path,
+        inside: None,
+        read: ReadOpts::default(),
+        guard: Guard::Absent,
+        action: match &blind {
+            Some(script) => Action::Script {
+                what: format!("cannot change {path}"),
+                script: script.clone(),
+            },
+            None => Action::None,
+        },
+        before: false,
+    };
+    let acted = rf::act(ctx, &shot, b"").await?;
+    let mut cur = acted.state;
+    if acted.acted {
+        // the guard held: the path was absent, exactly the state `blind` was planned for
+        let out = decide(&p, &cur, None, false).or_else(fail)?.out;
+        return Ok(shown(out, ctx.diff));
+    }
+
+    // attributes of what a link points at, unless the task manages the link itself
+    let want = want_of(&p, &cur).or_else(fail)?;
+    if cur.kind == Kind::Link
+        && p.follow
+        && matches!(want, Want::File | Want::Directory | Want::Touch)
+    {
+        let follow = ReadOpts {
+            follow: true,
+            ..ReadOpts::default()
+        };
+        cur = rf::read(ctx, path, &follow).await?;
+    }
+    let src_inode = match (want, &p.src) {
+        (Want::Hard, Some(src)) => {
+            let follow = ReadOpts {
+                follow: true,
+                ..ReadOpts::default()
+            };
+            let s = rf::read(ctx, src, &follow).await?;
+            if !s.exists() {
+                return fail(format!("src does not exist: {src}"));
+            }
+            Some(s.inode)
+        }
+        _ => None,
+    };
+    let wanted = Attrs {
+        owner: p.owner.clone(),
+        group: p.group.clone(),
+        mode: p.mode.clone(),
+    };
+    let drift = p.recurse && want == Want::Directory && cur.exists() && {
+        let found = match drift_script(path, &wanted) {
+            Some(script) => !rf::run_script(ctx, &format!("cannot inspect {path}"), &script)
+                .await?
+                .is_empty(),
+            None => false,
+        };
+        found || symbolic_drift(ctx, path, &wanted).await?
+    };
+    let decision = decide(&p, &cur, src_inode.as_deref(), drift).or_else(fail)?;
+    if let (false, Some(script)) = (ctx.check, &decision.script) {
+        rf::run_script(ctx, &format!("cannot change {path}"), script).await?;
+    }
+    Ok(shown(decision.out, ctx.diff))
+}
+
+/// Drops the diffs unless `--diff` asked for them.
+fn shown(mut out: ModuleOutput, diff: bool) -> ModuleOutput {
+    if !diff {
+        out.diffs.clear();
+    }
+    out
+}
+
+/// The state a task asks for: its `state`, else what the path already is.
+fn want_of(p: &Params, cur: &FileState) -> Result<Want, String> {
+    Ok(match &p.state {
+        Some(s) => Want::parse(s)?,
         None if p.recurse => Want::Directory,
         None => match cur.kind {
             Kind::Dir => Want::Directory,
             Kind::Link => Want::Link,
             _ => Want::File,
         },
-    };
+    })
+}
+
+/// The task's result and the shell snippet making it so (None when nothing changes).
+struct Decision {
+    out: ModuleOutput,
+    script: Option<String>,
+}
+
+/// Plans the task against the path's state `cur` (for a hard link, `src`'s inode; `drift`
+/// when something under a recursed tree has other attributes). Pure: errors are Ansible's
+/// refusals.
+fn decide(
+    p: &Params,
+    cur: &FileState,
+    src_inode: Option<&str>,
+    drift: bool,
+) -> Result<Decision, String> {
+    let path = p.path.as_str();
+    let want = want_of(p, cur)?;
     if p.recurse && want != Want::Directory {
-        return fail("recurse option requires state to be 'directory'");
+        return Err("recurse option requires state to be 'directory'".into());
     }
     let src = match (want, &p.src) {
         (Want::Link | Want::Hard, None) => {
-            return fail(format!("src is required for state={}", want.word()))
+            return Err(format!("src is required for state={}", want.word()))
         }
         (_, s) => s.clone().unwrap_or_default(),
     };
-    // attributes of what a link points at, unless the task manages the link itself
-    if cur.kind == Kind::Link
-        && p.follow
-        && matches!(want, Want::File | Want::Directory | Want::Touch)
-    {
-        cur = rf::read(
-            ctx,
-            path,
-            &ReadOpts {
-                follow: true,
-                ..ReadOpts::default()
-            },
-        )
-        .await?;
-    }
-    let src_inode = if want == Want::Hard {
-        let s = rf::read(
-            ctx,
-            &src,
-            &ReadOpts {
-                follow: true,
-                ..ReadOpts::default()
-            },
-        )
-        .await?;
-        if !s.exists() {
-            return fail(format!("src does not exist: {src}"));
-        }
-        Some(s.inode)
-    } else {
-        None
-    };
-    let step = step(
-        want,
-        path,
-        &cur,
-        p.src.as_deref(),
-        src_inode.as_deref(),
-        p.force,
-    )
-    .or_else(fail)?;
+    let step = step(want, path, cur, p.src.as_deref(), src_inode, p.force)?;
 
     // times: touch sets them to now unless preserved; other states only when asked
     let default = if want == Want::Touch {
@@ -323,9 +393,8 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     } else {
         Time::Preserve
     };
-    let atime = Time::parse("access_time", p.access_time.as_deref(), default).or_else(fail)?;
-    let mtime =
-        Time::parse("modification_time", p.modification_time.as_deref(), default).or_else(fail)?;
+    let atime = Time::parse("access_time", p.access_time.as_deref(), default)?;
+    let mtime = Time::parse("modification_time", p.modification_time.as_deref(), default)?;
     let times = touch_flags(atime, mtime).filter(|_| want != Want::Absent);
     let step = match step {
         // an existing path only gets its times set (below), if any
@@ -334,36 +403,19 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     };
 
     // attributes: all wanted ones on something new, the drifted ones otherwise
+    let is_link = want == Want::Link;
     let wanted = Attrs {
         owner: p.owner.clone(),
         group: p.group.clone(),
-        mode: p.mode.clone(),
-    };
-    let is_link = want == Want::Link;
-    let wanted = if is_link {
-        Attrs {
-            mode: None,
-            ..wanted
-        }
-    } else {
-        wanted
+        mode: if is_link { None } else { p.mode.clone() },
     };
     let fresh =
         matches!(step, Step::Mkdir | Step::Symlink { .. } | Step::Hardlink) || !cur.exists();
     let attrs = match (want, fresh) {
         (Want::Absent, _) => Attrs::default(),
         (_, true) => wanted.clone(),
-        (_, false) => attr_changes(&wanted, &cur),
+        (_, false) => attr_changes(&wanted, cur),
     };
-    let drift = match (p.recurse, drift_script(path, &wanted)) {
-        (true, Some(script)) if cur.exists() => {
-            !rf::run_script(ctx, &format!("cannot inspect {path}"), &script)
-                .await?
-                .is_empty()
-        }
-        _ => false,
-    };
-    let drift = drift || (p.recurse && cur.exists() && symbolic_drift(ctx, path, &wanted).await?);
     let retime = times.is_some() && cur.exists() && step == Step::None;
     let changed = step != Step::None || !attrs.is_empty() || drift || retime;
     let final_state = match want {
@@ -377,7 +429,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     if is_link || want == Want::Hard {
         out = out.with("src", json!(src));
     }
-    if ctx.diff && step != Step::None {
+    if step != Step::None {
         out.diffs.push(FileDiff {
             path: path.to_string(),
             before: format!("state: {}\n", cur.kind.word()),
@@ -392,8 +444,8 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             ),
         });
     }
-    if ctx.check || !changed {
-        return Ok(out);
+    if !changed {
+        return Ok(Decision { out, script: None });
     }
 
     let mut script = String::from("set -e\n");
@@ -412,8 +464,10 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     }
     let apply = if p.recurse && drift { &wanted } else { &attrs };
     script.push_str(&apply.commands(&quote(path), p.recurse && drift, is_link));
-    rf::run_script(ctx, &format!("cannot change {path}"), &script).await?;
-    Ok(out)
+    Ok(Decision {
+        out,
+        script: Some(script),
+    })
 }
 
 #[cfg(test)]

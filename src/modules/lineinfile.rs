@@ -9,7 +9,9 @@ use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
 use super::mode::{mode_any, Mode};
-use super::remote_file::{self as rf, fail, Attrs, Content, Kind, ReadOpts, WriteSpec};
+use super::remote_file::{
+    self as rf, fail, Action, Attrs, Content, Guard, Kind, OneShot, ReadOpts, WriteSpec,
+};
 use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::vars::Value;
 
@@ -98,11 +100,41 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let p: Params = args::parse("lineinfile", args).or_else(fail)?;
     let rules = rules_of(&p).or_else(fail)?;
     let path = p.path.as_str();
-    let opts = ReadOpts {
-        content: Content::Always,
-        ..ReadOpts::default()
+    let want = Attrs {
+        owner: p.owner.clone(),
+        group: p.group.clone(),
+        mode: p.mode.clone(),
     };
-    let cur = rf::read(ctx, path, &opts).await?;
+
+    // One command reads the file and, when it is missing and may be created, already writes
+    // the edit of an empty file; an existing file comes back whole and is edited here.
+    let blind = match edit("", &rules) {
+        Ok(o) if p.create && rules.present && !ctx.check => Some(o.content),
+        _ => None,
+    };
+    let spec = WriteSpec {
+        dest: path,
+        attrs: &want,
+        validate: p.validate.as_deref(),
+        backup: p.backup,
+        mkdir: true,
+    };
+    let shot = OneShot {
+        path,
+        inside: None,
+        read: ReadOpts {
+            content: Content::Always,
+            ..ReadOpts::default()
+        },
+        guard: Guard::Absent,
+        action: match blind {
+            Some(_) => Action::Write(spec.clone()),
+            None => Action::None,
+        },
+        before: false,
+    };
+    let acted = rf::act(ctx, &shot, blind.as_deref().unwrap_or_default().as_bytes()).await?;
+    let cur = acted.state;
     if cur.kind == Kind::Dir {
         return fail(format!("Path {path} is a directory !"));
     }
@@ -121,11 +153,6 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         Err(_) => return fail(format!("{path} is not UTF-8 text")),
     };
     let outcome = edit(&before, &rules).or_else(fail)?;
-    let want = Attrs {
-        owner: p.owner.clone(),
-        group: p.group.clone(),
-        mode: p.mode.clone(),
-    };
     let attrs = if cur.exists() {
         rf::attr_changes(&want, &cur)
     } else {
@@ -155,17 +182,15 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             after: outcome.content.clone(),
         });
     }
-    if ctx.check || !out.changed {
+    // acted: the file was missing, the case the blind write was made for
+    if ctx.check || !out.changed || acted.acted {
         return Ok(out);
     }
 
     if content_changed {
         let spec = WriteSpec {
-            dest: path,
-            attrs: &want,
-            validate: p.validate.as_deref(),
-            backup: p.backup,
             mkdir: created,
+            ..spec
         };
         if let Some(b) = rf::write(ctx, &spec, outcome.content.as_bytes()).await? {
             out = out.with("backup", json!(b));

@@ -12,6 +12,10 @@ use super::mode::Mode;
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 
+mod oneshot;
+
+pub use oneshot::{act, Acted, Action, Guard, OneShot, INLINE_MAX};
+
 /// A failure the module diagnosed (bad argument, missing file, failed validation): reported
 /// as a failed task, unlike a broken connection which stays an error.
 #[derive(Debug)]
@@ -145,7 +149,7 @@ pub fn read_script_at(path_word: &str, opts: &ReadOpts) -> String {
         if on {
             let _ = writeln!(
                 s,
-                "s=$({tool} < \"$p\") || exit 1; printf '{tag}|%s\\n' \"${{s%% *}}\""
+                "{tag}=$({tool} < \"$p\") || exit 1; printf '{tag}|%s\\n' \"${{{tag}%% *}}\""
             );
         }
     }
@@ -166,7 +170,19 @@ pub fn read_script_at(path_word: &str, opts: &ReadOpts) -> String {
 
 /// Parses what `read_script` printed.
 pub fn parse_state(out: &[u8]) -> Result<FileState> {
+    let (state, extra) = parse_tagged(out)?;
+    match extra.first() {
+        Some((tag, value)) => Err(anyhow!("unexpected line in file state: \"{tag}|{value}\"")),
+        None => Ok(state),
+    }
+}
+
+/// Parses `read_script` lines mixed with lines of other tags (`tag|value`), which come back
+/// in order; `content` ends the output.
+pub fn parse_tagged(out: &[u8]) -> Result<(FileState, Vec<(String, String)>)> {
     let mut state = FileState::default();
+    let mut extra = Vec::new();
+    let mut absent = false;
     let mut rest = out;
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
@@ -174,7 +190,7 @@ pub fn parse_state(out: &[u8]) -> Result<FileState> {
         rest = rest.get(end + 1..).unwrap_or(&[]);
         let (tag, value) = line.split_once('|').unwrap_or((line.as_str(), ""));
         match tag {
-            "absent" => return Ok(FileState::default()),
+            "absent" => absent = true,
             "stat" => parse_stat(value, &mut state)?,
             "link" => state.link_target = Some(value.to_string()),
             "sha256" => state.sha256 = Some(value.to_string()),
@@ -183,13 +199,16 @@ pub fn parse_state(out: &[u8]) -> Result<FileState> {
                 state.content = Some(rest.to_vec());
                 break;
             }
-            _ => return Err(anyhow!("unexpected line in file state: {line:?}")),
+            _ => extra.push((tag.to_string(), value.to_string())),
         }
+    }
+    if absent {
+        return Ok((FileState::default(), extra));
     }
     if state.kind == Kind::Absent {
         return Err(anyhow!("file state output is empty"));
     }
-    Ok(state)
+    Ok((state, extra))
 }
 
 fn parse_stat(value: &str, state: &mut FileState) -> Result<()> {
@@ -341,6 +360,18 @@ pub const VALIDATE_FAILED: i32 = 97;
 pub fn write_script(spec: &WriteSpec) -> String {
     let mut s = String::from("set -e\n");
     let _ = writeln!(s, "d={}", quote(spec.dest));
+    s.push_str(&write_prepare(spec));
+    s.push_str(WRITE_COMMIT);
+    s
+}
+
+/// Renames the temp file of `write_prepare` over the destination.
+pub const WRITE_COMMIT: &str = "mv -f -- \"$t\" \"$d\"\ntrap - EXIT HUP INT TERM\n";
+
+/// The first part of `write_script`, for the path in `$d` (under `set -e`): stdin into a
+/// temp file `$t` beside it, with its attributes, validated, the old file backed up.
+pub fn write_prepare(spec: &WriteSpec) -> String {
+    let mut s = String::new();
     if spec.mkdir {
         s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\"\n");
     }
@@ -368,7 +399,6 @@ pub fn write_script(spec: &WriteSpec) -> String {
              cp -p -- \"$d\" \"$b\"; printf 'backup|%s\\n' \"$b\"; fi\n",
         );
     }
-    s.push_str("mv -f -- \"$t\" \"$d\"\ntrap - EXIT HUP INT TERM\n");
     s
 }
 
@@ -378,11 +408,27 @@ pub async fn write(
     spec: &WriteSpec<'_>,
     content: &[u8],
 ) -> Result<Option<String>> {
-    // Ansible refuses a validate command that would not see the new file.
-    if let Some(v) = spec.validate.filter(|v| !v.contains("%s")) {
-        return fail(format!("validate must contain %s: {v}"));
+    write_after(ctx, "", spec, content).await
+}
+
+/// Ansible refuses a validate command that would not see the new file.
+fn check_validate(spec: &WriteSpec<'_>) -> Result<()> {
+    match spec.validate.filter(|v| !v.contains("%s")) {
+        Some(v) => fail(format!("validate must contain %s: {v}")),
+        None => Ok(()),
     }
-    let out = ctx.exec_stdin(&write_script(spec), content).await?;
+}
+
+/// `write`, with the shell snippet `before` run first in the same command (under `set -e`).
+pub async fn write_after(
+    ctx: &ModuleCtx<'_>,
+    before: &str,
+    spec: &WriteSpec<'_>,
+    content: &[u8],
+) -> Result<Option<String>> {
+    check_validate(spec)?;
+    let script = format!("set -e\n{before}{}", write_script(spec));
+    let out = ctx.exec_stdin(&script, content).await?;
     let stderr = out.stderr_text();
     if out.rc == VALIDATE_FAILED && spec.validate.is_some() {
         let detail = stderr.trim_end();

@@ -65,8 +65,8 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         validate: p.validate,
         mkdir: p.dest.ends_with('/'),
     };
-    let dest = copy::resolve_dest(ctx, &p.dest, copy::basename(&p.src)).await?;
-    let out = copy::put(ctx, &dest, text.as_bytes(), &opts).await?;
+    let (dest, inside) = copy::target(&p.dest, copy::basename(&p.src));
+    let out = copy::put(ctx, &dest, inside, text.as_bytes(), &opts).await?;
     Ok(out.with("src", json!(p.src)))
 }
 

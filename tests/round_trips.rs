@@ -1,0 +1,325 @@
+//! Round trips per task, counted: each file module runs against a `connection: local`
+//! session and the number of commands it started (each one an SSH channel on a real host)
+//! must be exactly the figure in the table, for the first run that changes the host, the
+//! converged run, and check mode. The files' bytes and the changed flags are checked too, so
+//! a module cannot save a round trip by skipping work.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use mestral::connection::{ConnectSpec, Session};
+use mestral::modules::{self, ModuleCtx, ModuleOutput, SessionLookup};
+use mestral::template::Templar;
+use mestral::vars::{Scope, Value};
+use serde_json::json;
+
+struct NoHosts;
+
+impl SessionLookup for NoHosts {
+    fn session<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Session>> + Send + 'a>> {
+        Box::pin(async move { anyhow::bail!("no session to {host} in this test") })
+    }
+}
+
+/// A temp folder and a local session whose commands are counted.
+struct Bed {
+    dir: PathBuf,
+    session: Session,
+    templar: Templar,
+    scope: Scope,
+    search: Vec<PathBuf>,
+}
+
+impl Bed {
+    async fn new(name: &str) -> Bed {
+        let dir = std::env::temp_dir().join(format!("mestral-rt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(dir.join("files/motd.j2"), "{{ greeting }} world\n").unwrap();
+        std::fs::write(dir.join("files/app.env"), "A=1\n").unwrap();
+        let spec = ConnectSpec {
+            name: "localhost".into(),
+            address: "localhost".into(),
+            connection: "local".into(),
+            ..ConnectSpec::default()
+        };
+        let mut vars = serde_json::Map::new();
+        vars.insert("greeting".into(), json!("hello"));
+        Bed {
+            search: vec![dir.join("files")],
+            session: Session::connect(&spec).await.unwrap(),
+            templar: Templar::new(),
+            scope: Scope::local(vars),
+            dir,
+        }
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.join(rel).to_string_lossy().into_owned()
+    }
+
+    /// Runs one task; returns its result and the commands it started.
+    async fn count(&self, module: &str, args: &Value, check: bool) -> (ModuleOutput, u64) {
+        let ctx = ModuleCtx {
+            host: "localhost",
+            session: &self.session,
+            escalation: None,
+            check,
+            diff: true,
+            templar: &self.templar,
+            scope: &self.scope,
+            search_paths: &self.search,
+            sessions: &NoHosts,
+            verbosity: 0,
+        };
+        let before = self.session.commands_started();
+        let out = modules::run(module, args, &ctx).await.unwrap();
+        assert!(!out.failed, "{module}: {:?}", out.msg);
+        (out, self.session.commands_started() - before)
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One row: module, arguments (`@` stands for the bed's folder, `USER` for the user running
+/// the test, `KEY` for a public key), a setup run before it (shell, same substitutions), the
+/// commands started by check mode, by the first run and by the converged run, and a shell
+/// probe with what it must print after the first run.
+struct Row {
+    module: &'static str,
+    args: &'static str,
+    setup: &'static str,
+    check: u64,
+    first: u64,
+    again: u64,
+    probe: &'static str,
+    shows: &'static str,
+}
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 alice@example";
+
+const ROWS: &[Row] = &[
+    Row {
+        module: "copy",
+        args: r#"{"content": "a=1\n", "dest": "@/c.conf", "mode": "0640"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c %a @/c.conf; cat @/c.conf",
+        shows: "640\na=1\n",
+    },
+    Row {
+        module: "copy",
+        args: r#"{"content": "a=2\n", "dest": "@/c.conf", "backup": true}"#,
+        setup: "printf 'a=1\\n' > @/c.conf",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/c.conf @/c.conf.*~",
+        shows: "a=2\na=1\n",
+    },
+    Row {
+        module: "copy",
+        args: r#"{"content": "a=1\n", "dest": "@/c.conf", "mode": "0600"}"#,
+        setup: "printf 'a=1\\n' > @/c.conf; chmod 0644 @/c.conf",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c %a @/c.conf",
+        shows: "600\n",
+    },
+    Row {
+        module: "copy",
+        args: r#"{"src": "app.env", "dest": "@/etc", "mode": "0600"}"#,
+        setup: "mkdir @/etc",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c %a @/etc/app.env; cat @/etc/app.env",
+        shows: "600\nA=1\n",
+    },
+    Row {
+        module: "template",
+        args: r#"{"src": "motd.j2", "dest": "@/motd", "mode": "0644"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/motd",
+        shows: "hello world\n",
+    },
+    Row {
+        module: "template",
+        args: r#"{"src": "motd.j2", "dest": "@/motd"}"#,
+        setup: "printf 'old\\n' > @/motd",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/motd",
+        shows: "hello world\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/a/b", "state": "directory", "mode": "0750"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c '%F %a' @/a @/a/b",
+        shows: "directory 750\ndirectory 750\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/d", "state": "directory", "mode": "0700"}"#,
+        setup: "mkdir -m 0755 @/d",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c '%F %a' @/d",
+        shows: "directory 700\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"src": "/tmp", "dest": "@/current", "state": "link"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "readlink @/current",
+        shows: "/tmp\n",
+    },
+    Row {
+        module: "file",
+        args: r#"{"path": "@/gone", "state": "absent"}"#,
+        setup: "mkdir @/gone",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "ls @",
+        shows: "files\n",
+    },
+    Row {
+        module: "lineinfile",
+        args: r#"{"path": "@/node.env", "create": true, "mode": "0640",
+                  "regexp": "^NAME=", "line": "NAME=n1"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c %a @/node.env; cat @/node.env",
+        shows: "640\nNAME=n1\n",
+    },
+    Row {
+        module: "lineinfile",
+        args: r#"{"path": "@/hosts", "regexp": "\\sn1$", "line": "10.0.0.1\tn1"}"#,
+        setup: "printf '127.0.0.1\\tlocalhost\\n' > @/hosts",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "cat @/hosts",
+        shows: "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n",
+    },
+    Row {
+        module: "blockinfile",
+        args: r#"{"path": "@/b.conf", "create": true, "block": "x=1"}"#,
+        setup: "",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "cat @/b.conf",
+        shows: "# BEGIN ANSIBLE MANAGED BLOCK\nx=1\n# END ANSIBLE MANAGED BLOCK\n",
+    },
+    Row {
+        module: "blockinfile",
+        args: r#"{"path": "@/b.conf", "block": "x=2"}"#,
+        setup: "printf 'top\\n' > @/b.conf",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "cat @/b.conf",
+        shows: "top\n# BEGIN ANSIBLE MANAGED BLOCK\nx=2\n# END ANSIBLE MANAGED BLOCK\n",
+    },
+    Row {
+        module: "authorized_key",
+        args: r#"{"user": "USER", "key": "KEY", "path": "@/ssh/authorized_keys"}"#,
+        setup: "",
+        check: 1,
+        first: 2,
+        again: 1,
+        probe: "stat -c %a @/ssh @/ssh/authorized_keys; cat @/ssh/authorized_keys",
+        shows: "700\n600\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 alice@example\n",
+    },
+];
+
+/// The user running the test, for `authorized_key`.
+fn me() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sh(script: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fill(text: &str, dir: &str) -> String {
+    text.replace('@', dir)
+        .replace("USER", &me())
+        .replace("KEY", KEY)
+}
+
+#[tokio::test]
+async fn commands_per_task() {
+    let mut failures = Vec::new();
+    for (i, row) in ROWS.iter().enumerate() {
+        let bed = Bed::new(&format!("{}{i}", row.module)).await;
+        let dir = bed.path("");
+        let dir = dir.trim_end_matches('/');
+        sh(&fill(row.setup, dir));
+        let args: Value = serde_json::from_str(&fill(row.args, dir)).unwrap();
+        let (checked, check) = bed.count(row.module, &args, true).await;
+        let (first, n1) = bed.count(row.module, &args, false).await;
+        let (again, n2) = bed.count(row.module, &args, false).await;
+        let shows = sh(&fill(row.probe, dir));
+        let got = (
+            check,
+            n1,
+            n2,
+            checked.changed,
+            first.changed,
+            again.changed,
+            shows,
+        );
+        let want = (
+            row.check,
+            row.first,
+            row.again,
+            true,
+            true,
+            false,
+            row.shows.to_string(),
+        );
+        if got != want {
+            failures.push(format!(
+                "row {i} {} {}: got {got:?}, want {want:?}",
+                row.module, row.args
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
