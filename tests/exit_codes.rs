@@ -46,10 +46,18 @@ fn each_outcome_has_its_exit_code() {
         ("a host unreachable", &["-i", "inv.ini", &dead], 4),
         ("failed beats unreachable", &["-i", "inv.ini", &both], 2),
         ("YAML parse error", &["-i", "inv.ini", "bad.yml"], 1),
-        ("syntax check of a parse error", &["-i", "inv.ini", "bad.yml", "--syntax-check"], 1),
+        (
+            "syntax check of a parse error",
+            &["-i", "inv.ini", "bad.yml", "--syntax-check"],
+            1,
+        ),
         ("missing playbook", &["-i", "inv.ini", "nowhere.yml"], 1),
         ("unknown flag", &["-i", "inv.ini", &ok, "--no-such-flag"], 1),
-        ("bad flag value", &["-i", "inv.ini", &ok, "--forks", "many"], 1),
+        (
+            "bad flag value",
+            &["-i", "inv.ini", &ok, "--forks", "many"],
+            1,
+        ),
         ("no playbook given", &["-i", "inv.ini"], 1),
         ("bad -e", &["-i", "inv.ini", &ok, "-e", "{unclosed"], 1),
         ("--help", &["--help"], 0),
@@ -89,7 +97,11 @@ fn interrupted_is_130() {
     assert!(status.success());
     let out = child.wait_with_output().expect("mestral ends");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(out.status.code(), Some(130));
     assert!(!sleeping(), "the command was stopped");
 }

@@ -11,8 +11,14 @@ use std::process::{Command, Output};
 
 /// Each planted secret, with where it was planted.
 const SECRETS: &[(&str, &str)] = &[
-    ("nolog-arg-7Hq2v", "a no_log task's argument and its registered stdout"),
-    ("nolog-copy-Jd5Tn", "the content of a no_log copy shown with --diff"),
+    (
+        "nolog-arg-7Hq2v",
+        "a no_log task's argument and its registered stdout",
+    ),
+    (
+        "nolog-copy-Jd5Tn",
+        "the content of a no_log copy shown with --diff",
+    ),
     ("nolog-fail-Qp8Zt", "stderr of a failing no_log task"),
     ("nolog-tmpl-Wm3Rk", "a no_log task whose template fails"),
     ("become-pw-Xk9Lq", "ansible_become_password in the play"),
@@ -74,9 +80,19 @@ fn playbook(dir: &Path) -> String {
 fn mestral(dir: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mestral"))
         .current_dir(dir)
-        .args(["-i", "inv.ini", "pb.yml", "--color", "never", "--diff", "-vvv"])
-        .args(["-e", "db_password=dbpw-Zr4Nc8", "-e", "ansible_password=conn-pw-Ty6Fa"])
-        .args(["-e", r#"{"api_token": "tok-Hh3Lp1", "stripe_key": "apikey-Vb7Ue"}"#])
+        .args([
+            "-i", "inv.ini", "pb.yml", "--color", "never", "--diff", "-vvv",
+        ])
+        .args([
+            "-e",
+            "db_password=dbpw-Zr4Nc8",
+            "-e",
+            "ansible_password=conn-pw-Ty6Fa",
+        ])
+        .args([
+            "-e",
+            r#"{"api_token": "tok-Hh3Lp1", "stripe_key": "apikey-Vb7Ue"}"#,
+        ])
         .args(extra)
         .env("NO_COLOR", "1")
         .env_remove("MESTRAL_LOG")
@@ -127,7 +143,11 @@ fn no_secret_reaches_any_output_channel() {
     // Masked in place, not dropped: the text report's line and the decoded JSON event.
     let line = "    \"msg\": \"db ******** token ******** key ********\"";
     let text_out = String::from_utf8_lossy(&text.stdout);
-    assert_eq!(text_out.lines().filter(|l| *l == line).count(), 2, "{text_out}");
+    assert_eq!(
+        text_out.lines().filter(|l| *l == line).count(),
+        2,
+        "{text_out}"
+    );
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON event"))

@@ -71,7 +71,9 @@ pub(super) fn expand(pattern: &str) -> Result<Vec<String>, String> {
     let items = range_items(inner).map_err(|e| format!("host range [{inner}]: {e}"))?;
     let tails = expand(tail)?;
     if (items.len() as u64).saturating_mul(tails.len() as u64) > MAX_HOSTS {
-        return Err(format!("host range '{pattern}' names more than {MAX_HOSTS} hosts"));
+        return Err(format!(
+            "host range '{pattern}' names more than {MAX_HOSTS} hosts"
+        ));
     }
     let mut out = Vec::with_capacity(items.len() * tails.len());
     for item in &items {
@@ -183,7 +185,10 @@ mod tests {
                 "host range [a:9]: bounds must be two numbers or two single letters",
             ),
             ("node[1:3", "host range 'node[1:3' has no closing ']'"),
-            ("h[0:99999999]", "host range [0:99999999]: more than 100000 hosts"),
+            (
+                "h[0:99999999]",
+                "host range [0:99999999]: more than 100000 hosts",
+            ),
             (
                 "x[a:z][0:9999]",
                 "host range 'x[a:z][0:9999]' names more than 100000 hosts",

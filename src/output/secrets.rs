@@ -156,8 +156,10 @@ mod tests {
 
     #[test]
     fn masks_what_was_recorded() {
-        add_value(&json!({"stdout": "unit-zq81", "cmd": ["echo", "unit-zq81"], "rc": 0,
-                          "msg": "non-zero return code", "x": "abc"}));
+        add_value(
+            &json!({"stdout": "unit-zq81", "cmd": ["echo", "unit-zq81"], "rc": 0,
+                          "msg": "non-zero return code", "x": "abc"}),
+        );
         add("unit-zq81-longer");
         let cases = [
             ("got unit-zq81", "got ********"),
