@@ -20,6 +20,11 @@ bash lab/up.sh calxitu calxitu2
 echo "== tests"
 MESTRAL_LAB=1 cargo test --locked -- --test-threads=1
 
+# ---------------------------------------------------------------- fuzzing (fuzz/, issue 7)
+# Bounded: the kept seeds and regression inputs, then 20 s of mutation per front end.
+echo "== fuzz (bounded)"
+bash scripts/fuzz.sh
+
 # ---------------------------------------------------------------- benchmark (bench/, issue 6)
 # The fast subset of bench/run.sh: N=2 lab hosts, one round, against ansible-core 2.19 (which
 # it installs into a venv itself); fails unless mestral is at least 10x faster than Ansible

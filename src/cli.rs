@@ -211,7 +211,8 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("ERROR! {e:#}");
+            let text = format!("{e:#}");
+            eprintln!("ERROR! {}", crate::output::secrets::redact(&text));
             ExitCode::from(exit::ERROR)
         }
     }
@@ -228,7 +229,7 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("mestral={level}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::output::secrets::Stderr)
         .init();
 }
 
@@ -301,6 +302,11 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
     } else {
         None
     };
+    let extra_vars = parse_extra_vars(&args.extra_vars)?;
+    crate::output::secrets::add_named(&extra_vars);
+    if let Some(password) = &become_password {
+        crate::output::secrets::add(password);
+    }
     let opts = Options {
         check: args.check,
         diff: args.diff,
@@ -308,7 +314,7 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         limit: args.limit.clone(),
         tags: args.tags.clone(),
         skip_tags: args.skip_tags.clone(),
-        extra_vars: parse_extra_vars(&args.extra_vars)?,
+        extra_vars,
         verbosity: args.verbose,
         remote_user: args.user.clone(),
         private_key: args.private_key.clone(),

@@ -1,6 +1,7 @@
 //! Faults injected against the lab (issue 7): sshd killed in the middle of a task, dockerd
 //! stopped, Ctrl-C during a run, a command printing hundreds of megabytes, a failing image
-//! copy, a dead link. Each test brings its own two hosts up and takes them down again.
+//! copy, a dead link, an image transfer cut midway (its `docker save` killed, then the
+//! target's link cut). Each test brings its own two hosts up and takes them down again.
 //!
 //! Needs the lab (as root) and MESTRAL_LAB=1; scripts/test.sh does both.
 
@@ -9,10 +10,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const A: &str = "r7t-a";
-const B: &str = "r7t-b";
-const A_ADDR: &str = "172.30.8.236";
-const B_ADDR: &str = "172.30.8.237";
+const A: &str = "f7-a";
+const B: &str = "f7-b";
+const A_ADDR: &str = "172.30.8.220";
+const B_ADDR: &str = "172.30.8.221";
 
 /// The tests share the two hosts, so they run one at a time.
 static HOSTS: Mutex<()> = Mutex::new(());
@@ -152,10 +153,13 @@ fn running(host: &str, cmdline: &str) -> bool {
     host_processes(host).iter().any(|(_, l)| l == cmdline)
 }
 
-/// Waits until `cmdline` runs on `host`.
-fn wait_running(host: &str, cmdline: &str) {
+/// Waits until `cmdline` runs on `host`, and returns its process id.
+fn wait_running(host: &str, cmdline: &str) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !running(host, cmdline) {
+    loop {
+        if let Some((pid, _)) = host_processes(host).into_iter().find(|(_, l)| l == cmdline) {
+            return pid;
+        }
         assert!(Instant::now() < deadline, "{cmdline:?} never ran on {host}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -402,7 +406,7 @@ fn huge_output_is_capped_in_bounded_memory() {
     // 1 GB on stdout, no newline; what is kept is the first 64 MiB and a note.
     let pb = lab.playbook(
         "huge.yml",
-        "- hosts: r7t-a\n  gather_facts: false\n  tasks:\n    - name: flood\n      \
+        "- hosts: f7-a\n  gather_facts: false\n  tasks:\n    - name: flood\n      \
          shell: head -c 1000000000 /dev/zero | tr -c x x\n      register: out\n    \
          - name: kept\n      debug:\n        msg: \"{{ out.stdout | length }} \
          {{ out.stdout[-36:] | replace('\\n', '|') }}\"\n",
@@ -451,10 +455,10 @@ fn image_copy_failures_name_both_sides() {
     assert_eq!(on_host(B, "chmod +x /root/fakebin/docker").0, 0);
     let pb = lab.playbook(
         "copy.yml",
-        "- hosts: r7t-b\n  gather_facts: false\n  tasks:\n    - name: missing\n      \
-         docker_image_copy: {name: 'r7-missing:latest', source_host: r7t-a}\n      \
+        "- hosts: f7-b\n  gather_facts: false\n  tasks:\n    - name: missing\n      \
+         docker_image_copy: {name: 'r7-missing:latest', source_host: f7-a}\n      \
          ignore_errors: true\n    - name: load fails\n      \
-         docker_image_copy: {name: 'r7-img:1', source_host: r7t-a}\n      \
+         docker_image_copy: {name: 'r7-img:1', source_host: f7-a}\n      \
          environment: {PATH: '/root/fakebin:/usr/bin:/bin'}\n",
     );
     let out = lab.run(&pb, &[]);
@@ -574,4 +578,99 @@ fn task_timeout_ends_the_remote_process() {
             "the command still runs on {host}"
         );
     }
+}
+
+/// Builds on `host` an image of 300 MB of random data: gzip cannot shrink it, so a copy
+/// lasts several seconds.
+fn big_image(host: &str, tag: &str) -> String {
+    let build = format!(
+        "mkdir -p /tmp/big && head -c 300000000 /dev/urandom >/tmp/big/blob && \
+         tar -C /tmp/big -cf - blob | docker import - {tag} >/dev/null && rm -rf /tmp/big && \
+         docker image inspect --format '{{{{.Id}}}}' {tag}"
+    );
+    let (rc, id) = on_host(host, &build);
+    assert_eq!(rc, 0, "building {tag} on {host}");
+    id
+}
+
+/// The image Ids on a host, dangling layers included.
+fn all_images(host: &str) -> (i32, String) {
+    on_host(host, "docker image ls -a -q --no-trunc")
+}
+
+#[test]
+fn image_transfer_cut_midway() {
+    if !lab_enabled() {
+        return;
+    }
+    let lab = Lab::up("transfer");
+    let id = big_image(A, "f7-big:1");
+    let pb = lab.playbook(
+        "copy.yml",
+        "- hosts: f7-b\n  gather_facts: false\n  tasks:\n    - name: big copy\n      \
+         docker_image_copy: {name: 'f7-big:1', source_host: f7-a}\n",
+    );
+
+    // `docker save` on the source killed mid-stream: both sides' ends are in the message.
+    let child = lab.spawn(&pb, &["-T", "3"]);
+    let saver = wait_running(A, "docker save f7-big:1");
+    std::thread::sleep(Duration::from_secs(1));
+    kill(saver, "TERM");
+    let out = child.wait_with_output().expect("mestral ends");
+    show(&out);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    let fatal = result_line(&text, "big copy", B);
+    let msg = fatal.split("\"msg\": ").nth(1).expect("a msg");
+    // Docker's own words for the short tar depend on where it was cut (a layer's data, or
+    // before the index files): the target part is its rc and a message of its own.
+    let target = msg
+        .strip_prefix(
+            "\"docker_image_copy: f7-big:1 from f7-a failed: source rc 143 (killed by signal \
+             15), target rc 1 (",
+        )
+        .and_then(|rest| rest.strip_suffix(")\"}"))
+        .unwrap_or_else(|| panic!("{msg}"));
+    assert!(!target.is_empty(), "docker load said nothing: {msg}");
+    assert_eq!(recap_line(&text, B), recap(0, 0, 0, 1, B));
+    assert_eq!(all_images(B), (0, String::new()), "nothing loaded");
+
+    // The target's link cut while the image streams: unreachable within the keepalives
+    // (3 x 3 s), and the half-sent image is not loaded.
+    let child = lab.spawn(&pb, &["-T", "3"]);
+    wait_running(B, "docker load");
+    std::thread::sleep(Duration::from_secs(2));
+    let start = Instant::now();
+    link(B_ADDR, "down");
+    let out = child.wait_with_output().expect("mestral ends");
+    show(&out);
+    let waited = start.elapsed();
+    link(B_ADDR, "up");
+    assert!(waited < Duration::from_secs(20), "noticed after {waited:?}");
+    assert_eq!(out.status.code(), Some(4));
+    let text = stdout(&out);
+    let line = result_line(&text, "big copy", B);
+    let head = format!(
+        "fatal: [{B}]: UNREACHABLE! => {{\"changed\": false, \"msg\": \"docker_image_copy: \
+         f7-big:1: the session to {B} ended during the copy, after "
+    );
+    let tail = " bytes; nothing was loaded there\", \"unreachable\": true}";
+    let sent = line
+        .strip_prefix(&head)
+        .and_then(|rest| rest.strip_suffix(tail))
+        .unwrap_or_else(|| panic!("{line}"));
+    let sent: u64 = sent.parse().expect("a byte count");
+    assert!(sent > 0 && sent < 300_000_000, "{sent} bytes sent");
+    assert_eq!(recap_line(&text, B), recap(0, 0, 1, 0, B));
+    assert_eq!(all_images(B), (0, String::new()), "nothing loaded");
+
+    // Link back: the next run completes the copy, the one after changes nothing.
+    let again = lab.run(&pb, &["-T", "3"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(recap_line(&stdout(&again), B), recap(1, 1, 0, 0, B));
+    assert_eq!(all_images(B), (0, id.clone()));
+    let third = lab.run(&pb, &["-T", "3"]);
+    assert_eq!(third.status.code(), Some(0));
+    assert_eq!(recap_line(&stdout(&third), B), recap(1, 0, 0, 0, B));
+    assert_eq!(all_images(B), (0, id));
 }

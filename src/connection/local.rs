@@ -21,6 +21,8 @@ pub(crate) fn start(line: &str) -> Result<(ReadSide, WriteSide)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group, so that an interrupt or a timeout stops the whole command.
+        .process_group(0)
         .spawn()
         .context("cannot start /bin/sh on the controller")?;
     let write = WriteSide {
@@ -31,6 +33,7 @@ pub(crate) fn start(line: &str) -> Result<(ReadSide, WriteSide)> {
         stderr: child.stderr.take(),
         child,
         exited: false,
+        stopped: false,
     };
     Ok((read, write))
 }
@@ -40,6 +43,8 @@ pub(crate) struct ReadSide {
     stdout: Option<ChildStdout>,
     stderr: Option<ChildStderr>,
     exited: bool,
+    /// Set once the command's group was sent SIGTERM (interrupt or task timeout).
+    stopped: bool,
 }
 
 impl ReadSide {
@@ -74,8 +79,38 @@ impl ReadSide {
                         return Ok(Event::Stderr(data));
                     }
                 }
+                _ = super::wait_interrupt(), if !self.stopped => {
+                    self.stop();
+                    let note = "interrupted: the command was sent SIGTERM\n";
+                    return Ok(Event::Stderr(note.as_bytes().to_vec()));
+                }
+                _ = until(super::deadline()), if !self.stopped => {
+                    self.stop();
+                    let note = "the task's timeout ended: the command was sent SIGTERM\n";
+                    return Ok(Event::Stderr(note.as_bytes().to_vec()));
+                }
             }
         }
+    }
+}
+
+impl ReadSide {
+    /// Sends SIGTERM to the command's process group.
+    fn stop(&mut self) {
+        self.stopped = true;
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+/// Resolves at `deadline`, never without one.
+async fn until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

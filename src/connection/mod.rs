@@ -304,6 +304,15 @@ impl Session {
         Ok((reader, gate, write))
     }
 
+    /// Whether the session has ended: closed by the peer, or given up after its keepalives
+    /// went unanswered. A local session never ends.
+    pub fn is_closed(&self) -> bool {
+        match &self.inner.transport {
+            Transport::Local { .. } => false,
+            Transport::Ssh(session) => session.is_closed(),
+        }
+    }
+
     /// Closes the session politely.
     pub async fn close(&self) {
         if let Transport::Ssh(session) = &self.inner.transport {

@@ -407,6 +407,10 @@ impl SshSession {
         ))
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
     pub(crate) async fn close(&self) {
         let _ = self
             .handle

@@ -89,6 +89,10 @@ impl HostOutcome {
 
     /// Hands the host's result to the reporter, censored for `no_log`.
     pub fn report(&self, reporter: &Reporter, host: &str, task: &Task) {
+        if task.no_log {
+            // What the task saw is masked wherever it shows up later (a register printed).
+            crate::output::secrets::add_value(&self.registered);
+        }
         let censored = json!({"censored":
             "the output has been hidden due to the fact that 'no_log: true' was specified for this result"});
         let lines = self
@@ -101,7 +105,7 @@ impl HostOutcome {
                     (Some(_), true) => Some(censored.clone()),
                     (d, _) => d.clone(),
                 },
-                diffs: &line.diffs,
+                diffs: if task.no_log { &[] } else { &line.diffs },
             })
             .collect();
         reporter.host_result(&HostReport {

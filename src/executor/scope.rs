@@ -74,6 +74,7 @@ pub fn vars_for(
         merge(&mut vars, &state.registered);
     }
     merge(&mut vars, &opts.extra_vars);
+    crate::output::secrets::add_passwords(&vars);
     mark_data(&mut vars, state, opts);
 
     vars.insert("inventory_hostname".into(), json!(host));

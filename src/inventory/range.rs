@@ -51,6 +51,10 @@ fn parse_port(text: &str, token: &str) -> Result<u16, String> {
     }
 }
 
+/// The most hosts one pattern may name: a typo such as `h[0:99999999]` is an error, not a
+/// run out of memory (found by fuzzing, `fuzz/regressions/inventory_ini/ranges.ini`).
+pub(super) const MAX_HOSTS: u64 = 100_000;
+
 /// Expands every `[begin:end]` or `[begin:end:step]` in a host name. Numbers keep the
 /// width of a zero-padded begin; single letters run through `a-zA-Z`.
 pub(super) fn expand(pattern: &str) -> Result<Vec<String>, String> {
@@ -66,6 +70,11 @@ pub(super) fn expand(pattern: &str) -> Result<Vec<String>, String> {
 
     let items = range_items(inner).map_err(|e| format!("host range [{inner}]: {e}"))?;
     let tails = expand(tail)?;
+    if (items.len() as u64).saturating_mul(tails.len() as u64) > MAX_HOSTS {
+        return Err(format!(
+            "host range '{pattern}' names more than {MAX_HOSTS} hosts"
+        ));
+    }
     let mut out = Vec::with_capacity(items.len() * tails.len());
     for item in &items {
         for t in &tails {
@@ -106,6 +115,9 @@ fn range_items(inner: &str) -> Result<Vec<String>, String> {
         let e: u64 = end.parse().map_err(too_big)?;
         if b > e {
             return Err("begin must not be after end".into());
+        }
+        if (e - b) / step as u64 >= MAX_HOSTS {
+            return Err(format!("more than {MAX_HOSTS} hosts"));
         }
         return Ok((b..=e)
             .step_by(step)
@@ -173,6 +185,14 @@ mod tests {
                 "host range [a:9]: bounds must be two numbers or two single letters",
             ),
             ("node[1:3", "host range 'node[1:3' has no closing ']'"),
+            (
+                "h[0:99999999]",
+                "host range [0:99999999]: more than 100000 hosts",
+            ),
+            (
+                "x[a:z][0:9999]",
+                "host range 'x[a:z][0:9999]' names more than 100000 hosts",
+            ),
         ];
         for (pattern, want) in cases {
             assert_eq!(expand(pattern).unwrap_err(), want, "{pattern}");

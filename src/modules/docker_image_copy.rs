@@ -12,7 +12,7 @@ use serde_json::json;
 use super::args::{self, loose_bool};
 use super::docker::{image_ref, inspect_or_null, with_pipefail, DOCKER};
 use super::{ModuleCtx, ModuleOutput};
-use crate::connection::{quote, ExecOutput};
+use crate::connection::{quote, ExecOutput, Session, Unreachable};
 use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
@@ -139,22 +139,35 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let mut saver = source
         .open(&save_command(&image, a.compress), ctx.escalation)
         .await?;
+    let both = [(ctx.session, Side::Target), (&source, Side::Source)];
     let mut bytes: u64 = 0;
     let mut last_report = Instant::now();
     let mut broken: Option<String> = None;
+    let mut lost = None;
     loop {
-        let chunk = match saver.read().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => {
+        let chunk = match watched(saver.read(), &both).await {
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => {
                 broken = Some(format!("reading from {}: {e:#}", a.source_host));
+                break;
+            }
+            Err(side) => {
+                lost = Some(side);
                 break;
             }
         };
         bytes += chunk.len() as u64;
-        if let Err(e) = target.write(&chunk).await {
-            broken = Some(format!("writing to {}: {e:#}", ctx.host));
-            break;
+        match watched(target.write(&chunk), &both).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                broken = Some(format!("writing to {}: {e:#}", ctx.host));
+                break;
+            }
+            Err(side) => {
+                lost = Some(side);
+                break;
+            }
         }
         if last_report.elapsed() >= Duration::from_millis(500) {
             last_report = Instant::now();
@@ -170,18 +183,45 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             );
         }
     }
-    if let Err(e) = target.close_stdin().await {
+
+    // A dead link to the target: that host is unreachable, and its loader never sees the
+    // end of a stream, so it loads nothing.
+    let target_only = [(ctx.session, Side::Target)];
+    if lost == Some(Side::Target) {
+        return Err(Unreachable(format!(
+            "docker_image_copy: {image}: the session to {} ended during the copy, after {bytes} \
+             bytes; nothing was loaded there",
+            ctx.host
+        ))
+        .into());
+    }
+    if lost == Some(Side::Source) {
+        broken = Some(format!(
+            "the session to {} ended during the copy, after {bytes} bytes",
+            a.source_host
+        ));
+    }
+    if let Ok(Err(e)) = watched(target.close_stdin(), &target_only).await {
         broken.get_or_insert(format!("closing the stream to {}: {e:#}", ctx.host));
     }
-    let dst_end = target.finish().await?;
+    let dst_end = match watched(target.finish(), &target_only).await {
+        Ok(end) => end?,
+        Err(_) => {
+            return Err(Unreachable(format!(
+                "docker_image_copy: {image}: the session to {} ended at the end of the copy",
+                ctx.host
+            ))
+            .into())
+        }
+    };
     // After a broken copy the saver may be blocked on output nobody reads: bound the wait.
-    let src_end = match tokio::time::timeout(Duration::from_secs(10), saver.finish()).await {
-        Ok(r) => r?,
-        Err(_) => ExecOutput {
-            rc: -1,
-            stdout: vec![],
-            stderr: b"(abandoned: no end after the target side stopped)".to_vec(),
-        },
+    let src_end = if lost.is_some() {
+        ended(b"(the session ended)")
+    } else {
+        match tokio::time::timeout(Duration::from_secs(10), saver.finish()).await {
+            Ok(r) => r?,
+            Err(_) => ended(b"(abandoned: no end after the target side stopped)"),
+        }
     };
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -200,9 +240,9 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             a.source_host,
             broken.map(|b| format!(" {b}")).unwrap_or_default(),
             src_end.rc,
-            src_end.stderr_text().trim(),
+            said(&src_end),
             dst_end.rc,
-            dst_end.stderr_text().trim(),
+            said(&dst_end),
         );
         return Ok(moved(values(ModuleOutput::failed(msg))));
     }
@@ -220,6 +260,53 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         return Ok(moved(values(ModuleOutput::failed(msg))));
     }
     Ok(moved(values(ModuleOutput::changed(true))))
+}
+
+/// One end of the copy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Side {
+    Source,
+    Target,
+}
+
+/// Awaits `step` unless one of the `sessions` ends first. A write to a host whose link died
+/// waits for window space forever: the keepalives close the session but do not wake the
+/// writer, so the sessions are looked at every 250 ms.
+async fn watched<T>(
+    step: impl std::future::Future<Output = T>,
+    sessions: &[(&Session, Side)],
+) -> Result<T, Side> {
+    tokio::pin!(step);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            out = &mut step => return Ok(out),
+            _ = tick.tick() => {
+                if let Some((_, side)) = sessions.iter().find(|(s, _)| s.is_closed()) {
+                    return Err(*side);
+                }
+            }
+        }
+    }
+}
+
+/// What a side said: its stderr, or the signal that ended it when it said nothing.
+fn said(out: &ExecOutput) -> String {
+    let text = out.stderr_text().trim().to_string();
+    if text.is_empty() && out.rc > 128 {
+        format!("killed by signal {}", out.rc - 128)
+    } else {
+        text
+    }
+}
+
+/// The end of a side whose status is not known, with why.
+fn ended(why: &[u8]) -> ExecOutput {
+    ExecOutput {
+        rc: -1,
+        stdout: vec![],
+        stderr: why.to_vec(),
+    }
 }
 
 fn side_failure(what: &str, host: &str, out: &ExecOutput) -> ModuleOutput {
@@ -277,6 +364,24 @@ mod tests {
              then printf '%s\\n' \"$o\"; \
              else docker info --format '{{.ID}}' >/dev/null && echo null; fi"
         );
+    }
+
+    #[test]
+    fn what_a_side_said() {
+        let end = |rc: i32, err: &str| ExecOutput {
+            rc,
+            stdout: vec![],
+            stderr: err.as_bytes().to_vec(),
+        };
+        let cases = [
+            (end(143, ""), "killed by signal 15"),
+            (end(143, "Terminated\n"), "Terminated"),
+            (end(1, " unexpected EOF\n"), "unexpected EOF"),
+            (end(0, ""), ""),
+        ];
+        for (out, want) in cases {
+            assert_eq!(said(&out), want, "rc {}", out.rc);
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Live {
         let mut v = lock(&self.view);
         v.erase();
         v.active = false;
-        let _ = v.term.write_str(text);
+        let _ = v.term.write_str(&super::secrets::redact(text));
         let _ = v.term.flush();
     }
 

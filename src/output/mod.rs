@@ -7,6 +7,7 @@
 mod echo;
 mod json;
 mod live;
+pub mod secrets;
 mod summary;
 mod text;
 
@@ -368,6 +369,7 @@ impl Reporter {
 
     pub fn warning(&self, text: &str) {
         let mut stderr = std::io::stderr().lock();
+        let text = secrets::redact(text);
         let _ = writeln!(stderr, "{}", style(format!("[WARNING]: {text}")).magenta());
     }
 
@@ -398,6 +400,7 @@ impl Reporter {
             // Flushed stdout first, so that on a shared terminal the summary comes above.
             let _ = std::io::stdout().flush();
             let mut stderr = std::io::stderr().lock();
+            let failures = secrets::redact(&failures).into_owned();
             let _ = stderr.write_all(style(failures).red().to_string().as_bytes());
             let _ = stderr.flush();
         }
@@ -434,6 +437,6 @@ pub fn transfer_progress(host: &str, moved: u64, rate: u64) {
 fn write_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (a pipe into `head`) is not worth failing the run over.
-    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.write_all(secrets::redact(text).as_bytes());
     let _ = stdout.flush();
 }
