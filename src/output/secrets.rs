@@ -42,6 +42,10 @@ const GENERIC: &[&str] = &[
     "Conditional result was False",
 ];
 
+/// Result keys that name how the task ran, not what it saw: a loop variable's name (`item`)
+/// masked everywhere would garble every later loop line.
+const STRUCTURAL: &[&str] = &["cmd", "ansible_loop_var", "ansible_index_var"];
+
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Whether a variable's name marks its value as a secret: one of its words (split at `_`,
@@ -68,8 +72,8 @@ pub fn add(value: &str) {
     all.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// Records every string (and number) inside `value`, but not the keys `cmd` (program
-/// names and flags) nor generic phrases of module results.
+/// Records every string (and number) inside `value`, but not the [`STRUCTURAL`] keys
+/// (program names and flags, loop variable names) nor generic phrases of module results.
 pub fn add_value(value: &Value) {
     match value {
         Value::String(s) if !GENERIC.contains(&s.as_str()) => add(s),
@@ -77,7 +81,7 @@ pub fn add_value(value: &Value) {
         Value::Array(items) => items.iter().for_each(add_value),
         Value::Object(map) => map
             .iter()
-            .filter(|(k, _)| k.as_str() != "cmd")
+            .filter(|(k, _)| !STRUCTURAL.contains(&k.as_str()) && !k.starts_with("_ansible"))
             .for_each(|(_, v)| add_value(v)),
         _ => {}
     }
@@ -158,7 +162,8 @@ mod tests {
     fn masks_what_was_recorded() {
         add_value(
             &json!({"stdout": "unit-zq81", "cmd": ["echo", "unit-zq81"], "rc": 0,
-                          "msg": "non-zero return code", "x": "abc"}),
+                          "msg": "non-zero return code", "x": "abc",
+                          "ansible_loop_var": "unit_item", "_ansible_no_log": "unit_hidden"}),
         );
         add("unit-zq81-longer");
         let cases = [
@@ -166,6 +171,7 @@ mod tests {
             ("unit-zq81-longer!", "********!"),
             ("echo abc", "echo abc"),
             ("non-zero return code", "non-zero return code"),
+            ("(unit_item=1) unit_hidden", "(unit_item=1) unit_hidden"),
         ];
         for (text, want) in cases {
             assert_eq!(redact(text), want, "{text}");
