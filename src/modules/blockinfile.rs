@@ -18,7 +18,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "destfile", alias = "name")]
     path: String,
     #[serde(default)]

@@ -16,7 +16,7 @@ use crate::vars::{as_text, Value};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CommandArgs {
+pub(super) struct CommandArgs {
     #[serde(rename = "_raw_params", default, deserialize_with = "text_opt")]
     raw: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]

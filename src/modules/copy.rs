@@ -23,7 +23,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(default)]
     src: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]

@@ -17,7 +17,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "name")]
     path: String,
     #[serde(default)]

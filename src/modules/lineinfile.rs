@@ -21,7 +21,7 @@ pub use edit::{edit, python_template, Outcome, Rules};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "destfile", alias = "name")]
     path: String,
     #[serde(default, alias = "regex")]

@@ -8,6 +8,7 @@
 //! with a message naming the argument (`unknown parameter 'x' for module 'copy'; did you
 //! mean 'dest'?`).
 
+pub mod actions;
 pub mod apt;
 pub mod args;
 pub mod authorized_key;
@@ -29,6 +30,7 @@ pub mod hostname;
 pub mod lineinfile;
 pub mod mode;
 pub mod openssh_keypair;
+pub mod params;
 pub mod pause;
 pub mod ping;
 pub mod remote_file;
