@@ -57,7 +57,11 @@ fn every_module_refuses_a_misspelt_parameter_with_a_suggestion_before_the_host()
         ("setup", "gather_subsets", "gather_subset"),
         ("user", "shel", "shell"),
         ("group", "gidd", "gid"),
-        ("community.docker.docker_swarm", "advertise_adr", "advertise_addr"),
+        (
+            "community.docker.docker_swarm",
+            "advertise_adr",
+            "advertise_addr",
+        ),
         ("docker_image", "tagg", "tag"),
         ("docker_image_copy", "source_hots", "source_host"),
         ("docker_swarm_service", "replica", "replicas"),

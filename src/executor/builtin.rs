@@ -108,7 +108,8 @@ fn debug(a: actions::Debug, scope: &Scope, templar: &Templar) -> Result<ModuleOu
     }
     let shown = scope.vars.get("ansible_verbosity").and_then(Value::as_u64);
     if a.verbosity > shown.unwrap_or(0) {
-        let mut out = ModuleOutput::ok().with("skipped_reason", json!("Verbosity threshold not met."));
+        let mut out =
+            ModuleOutput::ok().with("skipped_reason", json!("Verbosity threshold not met."));
         out.skipped = true;
         return Ok(out);
     }

@@ -54,7 +54,12 @@ pub struct IncludeVars {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
-    #[serde(rename = "_raw_params", alias = "free_form", default, deserialize_with = "text_opt")]
+    #[serde(
+        rename = "_raw_params",
+        alias = "free_form",
+        default,
+        deserialize_with = "text_opt"
+    )]
     pub raw: Option<String>,
 }
 
@@ -84,7 +89,10 @@ pub fn set_fact(args: &Value) -> Result<(), String> {
             }
             continue;
         }
-        let valid = key.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
             && key.chars().all(|c| c.is_alphanumeric() || c == '_');
         if !valid && !json_has_template(&Value::String(key.clone())) {
             return Err(format!(

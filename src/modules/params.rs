@@ -6,11 +6,11 @@
 
 use serde::de::DeserializeOwned;
 
+use super::wait_for;
 use super::{actions, args, short_name};
 use super::{apt, authorized_key, blockinfile, command, copy, docker_image, docker_image_copy};
 use super::{docker_swarm, docker_swarm_service, fetch, file, get_url, group, hostname};
 use super::{lineinfile, openssh_keypair, pause, ping, service, slurp, stat, template, user};
-use super::wait_for;
 use crate::template::json_has_template;
 use crate::vars::Value;
 
@@ -77,18 +77,63 @@ pub fn spec(module: &str) -> Option<Spec> {
 /// Parameters Ansible's module has and mestral's does not: refused by name, so the message
 /// does not pretend the parameter is a typo.
 pub const UNSUPPORTED: &[(&str, &[&str])] = &[
-    ("copy", &["remote_src", "local_follow", "follow", "checksum", "decrypt"]),
-    ("get_url", &["headers", "url_username", "url_password", "force_basic_auth"]),
-    ("get_url", &["use_proxy", "client_cert", "client_key", "http_agent", "tmp_dest"]),
+    (
+        "copy",
+        &[
+            "remote_src",
+            "local_follow",
+            "follow",
+            "checksum",
+            "decrypt",
+        ],
+    ),
+    (
+        "get_url",
+        &[
+            "headers",
+            "url_username",
+            "url_password",
+            "force_basic_auth",
+        ],
+    ),
+    (
+        "get_url",
+        &[
+            "use_proxy",
+            "client_cert",
+            "client_key",
+            "http_agent",
+            "tmp_dest",
+        ],
+    ),
     ("wait_for", &["exclude_hosts", "active_connection_states"]),
-    ("include_vars", &["dir", "depth", "files_matching", "ignore_files", "extensions"]),
-    ("include_vars", &["ignore_unknown_extensions", "hash_behaviour"]),
+    (
+        "include_vars",
+        &[
+            "dir",
+            "depth",
+            "files_matching",
+            "ignore_files",
+            "extensions",
+        ],
+    ),
+    (
+        "include_vars",
+        &["ignore_unknown_extensions", "hash_behaviour"],
+    ),
     ("setup", &["fact_path"]),
 ];
 
 /// File attributes Ansible's file-writing modules take and mestral does not.
 const SELINUX: &[&str] = &["seuser", "serole", "setype", "selevel", "attributes"];
-const WRITERS: &[&str] = &["copy", "template", "file", "lineinfile", "blockinfile", "get_url"];
+const WRITERS: &[&str] = &[
+    "copy",
+    "template",
+    "file",
+    "lineinfile",
+    "blockinfile",
+    "get_url",
+];
 
 /// Checks `args` of `module` as far as can be known before the task's variables exist:
 /// parameter names always, types and required parameters when no value holds a template.
@@ -156,42 +201,78 @@ mod tests {
     #[test]
     fn checks() {
         let cases = [
-            ("debug", json!({"msg": "{{ x }}", "verbosty": 1}), Some(
-                "unknown parameter 'verbosty' for module 'debug'; did you mean 'verbosity'?",
-            )),
-            ("debug", json!({"msg": "{{ x }}", "verbosity": "{{ v }}"}), None),
-            ("debug", json!({"verbosity": "high"}), Some(
-                "parameter 'verbosity' for module 'debug': \"high\" is not a whole number",
-            )),
-            ("ansible.builtin.copy", json!({"dest": "/x", "{{ k }}": 1}), None),
-            ("copy", json!({"content": "a"}), Some(
-                "missing required parameter 'dest' for module 'copy'",
-            )),
+            (
+                "debug",
+                json!({"msg": "{{ x }}", "verbosty": 1}),
+                Some("unknown parameter 'verbosty' for module 'debug'; did you mean 'verbosity'?"),
+            ),
+            (
+                "debug",
+                json!({"msg": "{{ x }}", "verbosity": "{{ v }}"}),
+                None,
+            ),
+            (
+                "debug",
+                json!({"verbosity": "high"}),
+                Some("parameter 'verbosity' for module 'debug': \"high\" is not a whole number"),
+            ),
+            (
+                "ansible.builtin.copy",
+                json!({"dest": "/x", "{{ k }}": 1}),
+                None,
+            ),
+            (
+                "copy",
+                json!({"content": "a"}),
+                Some("missing required parameter 'dest' for module 'copy'"),
+            ),
             ("copy", json!({"content": "a", "dest": "{{ d }}"}), None),
-            ("copy", json!({"dest": "/x", "remote_src": true}), Some(
-                "parameter 'remote_src' of module 'copy' is not supported by mestral \
+            (
+                "copy",
+                json!({"dest": "/x", "remote_src": true}),
+                Some(
+                    "parameter 'remote_src' of module 'copy' is not supported by mestral \
                  (see docs/modules.md)",
-            )),
-            ("file", json!({"path": "/x", "setype": "etc_t"}), Some(
-                "parameter 'setype' of module 'file' is not supported by mestral \
+                ),
+            ),
+            (
+                "file",
+                json!({"path": "/x", "setype": "etc_t"}),
+                Some(
+                    "parameter 'setype' of module 'file' is not supported by mestral \
                  (see docs/modules.md)",
-            )),
-            ("shell", json!({"_raw_params": "ls", "warn": false}), Some(
-                "unknown parameter 'warn' for module 'shell'; ansible-core removed it in 2.14 \
+                ),
+            ),
+            (
+                "shell",
+                json!({"_raw_params": "ls", "warn": false}),
+                Some(
+                    "unknown parameter 'warn' for module 'shell'; ansible-core removed it in 2.14 \
                  and refuses it too; delete it",
-            )),
+                ),
+            ),
             ("set_fact", json!({"ok_1": 1, "cacheable": "yes"}), None),
-            ("set_fact", json!({"a-b": 1}), Some(
-                "module 'set_fact': 'a-b' is not a valid variable name (letters, digits and \
+            (
+                "set_fact",
+                json!({"a-b": 1}),
+                Some(
+                    "module 'set_fact': 'a-b' is not a valid variable name (letters, digits and \
                  underscores, not starting with a digit)",
-            )),
-            ("set_fact", json!({"cacheable": "maybe"}), Some(
-                "parameter 'cacheable' for module 'set_fact': \"maybe\" is not a boolean",
-            )),
+                ),
+            ),
+            (
+                "set_fact",
+                json!({"cacheable": "maybe"}),
+                Some("parameter 'cacheable' for module 'set_fact': \"maybe\" is not a boolean"),
+            ),
             ("include_tasks", json!({"anything": 1}), None),
         ];
         for (module, args, want) in cases {
-            assert_eq!(check(module, &args).err().as_deref(), want, "{module} {args}");
+            assert_eq!(
+                check(module, &args).err().as_deref(),
+                want,
+                "{module} {args}"
+            );
         }
     }
 }

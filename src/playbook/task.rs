@@ -523,8 +523,7 @@ pub fn split_free_form(module: &str, text: &str) -> Result<Vars> {
             Some((k, v))
                 if !k.is_empty()
                     && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && (!command_like
-                        || COMMAND_KEYS.contains(&k)) =>
+                    && (!command_like || COMMAND_KEYS.contains(&k)) =>
             {
                 out.insert(k.to_string(), Value::String(v.to_string()));
             }
