@@ -115,9 +115,11 @@ async fn copy_attribute_drift_is_fixed_without_rewriting() {
     let id = bed.identity("f");
     let args = json!({"content": "same\n", "dest": "$D/f", "mode": "0640"});
     let out = bed.twice("drift", "copy", &args, true).await;
+    assert_eq!((bed.mode("f"), bed.identity("f")), (0o640, id));
     assert_eq!(
-        (bed.mode("f"), bed.identity("f"), out.diffs.len()),
-        (0o640, id, 0)
+        diffs_text(&bed, &out),
+        "--- before\n+++ after\n@@ -1,4 +1,4 @@\n {\n-    \"mode\": \"0600\",\n\
+         +    \"mode\": \"0640\",\n     \"path\": \"$D/f\"\n }\n"
     );
     assert_eq!(bed.text("f"), "same\n");
 }

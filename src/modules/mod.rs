@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod apt;
 pub mod args;
+pub mod attr_diff;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
