@@ -8,6 +8,9 @@ mod bed;
 use bed::{diffs_text, Bed, FileRow};
 use serde_json::json;
 
+/// (src, dest, files expected under the bed with their bytes)
+type TreeRow = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 fn row(
     name: &'static str,
     start: Option<&'static str>,
@@ -186,7 +189,7 @@ async fn copy_src_files_and_trees() {
     std::fs::write(bed.dir.join("files/tree/sub/b"), "B").unwrap();
     std::fs::create_dir_all(bed.dir.join("existing")).unwrap();
     // (src, dest, files expected under the bed with their bytes)
-    let rows: [(&str, &str, &[(&str, &str)]); 5] = [
+    let rows: [TreeRow; 5] = [
         ("one.txt", "$D/copy.txt", &[("copy.txt", "one\n")]),
         ("one.txt", "$D/existing", &[("existing/one.txt", "one\n")]),
         ("one.txt", "$D/newdir/", &[("newdir/one.txt", "one\n")]),

@@ -168,8 +168,7 @@ pub fn yaml_hint(text: &str, line: usize, col: usize, reason: &str) -> Option<St
             .split_whitespace()
             .filter_map(|w| w.split_once('=').map(|(k, _)| k))
             // parameter names are lower case, `ALL=(ALL)` inside a value is not one
-            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-            .next_back();
+            .rfind(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         return Some(match (module, key) {
             (Some(m), Some(k)) => format!(
                 "the value of '{k}' holds ': '; quote the whole argument text \
