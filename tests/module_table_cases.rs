@@ -202,10 +202,10 @@ fn case6_octal_and_symbolic_modes_give_0644_and_are_stable() {
             ),
             "run {run}"
         );
-        for i in 0..modes.len() {
+        for (i, written) in modes.iter().enumerate() {
             let meta = std::fs::metadata(s.0.join(format!("f{i}"))).unwrap();
             let mode = meta.permissions().mode() & 0o7777;
-            assert_eq!(mode, 0o644, "{}", modes[i]);
+            assert_eq!(mode, 0o644, "{written}");
         }
     }
 }

@@ -8,6 +8,9 @@ mod bed;
 use bed::{diffs_text, Bed, FileRow};
 use serde_json::json;
 
+/// (src, dest, files expected under the bed with their bytes)
+type TreeRow = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
 fn row(
     name: &'static str,
     start: Option<&'static str>,
@@ -115,9 +118,11 @@ async fn copy_attribute_drift_is_fixed_without_rewriting() {
     let id = bed.identity("f");
     let args = json!({"content": "same\n", "dest": "$D/f", "mode": "0640"});
     let out = bed.twice("drift", "copy", &args, true).await;
+    assert_eq!((bed.mode("f"), bed.identity("f")), (0o640, id));
     assert_eq!(
-        (bed.mode("f"), bed.identity("f"), out.diffs.len()),
-        (0o640, id, 0)
+        diffs_text(&bed, &out),
+        "--- before\n+++ after\n@@ -1,4 +1,4 @@\n {\n-    \"mode\": \"0600\",\n\
+         +    \"mode\": \"0640\",\n     \"path\": \"$D/f\"\n }\n"
     );
     assert_eq!(bed.text("f"), "same\n");
 }
@@ -184,7 +189,7 @@ async fn copy_src_files_and_trees() {
     std::fs::write(bed.dir.join("files/tree/sub/b"), "B").unwrap();
     std::fs::create_dir_all(bed.dir.join("existing")).unwrap();
     // (src, dest, files expected under the bed with their bytes)
-    let rows: [(&str, &str, &[(&str, &str)]); 5] = [
+    let rows: [TreeRow; 5] = [
         ("one.txt", "$D/copy.txt", &[("copy.txt", "one\n")]),
         ("one.txt", "$D/existing", &[("existing/one.txt", "one\n")]),
         ("one.txt", "$D/newdir/", &[("newdir/one.txt", "one\n")]),

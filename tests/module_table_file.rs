@@ -5,6 +5,7 @@
 #[path = "module_tables/bed.rs"]
 mod bed;
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use bed::Bed;
@@ -147,6 +148,7 @@ async fn file_states_table() {
     ];
     for (start, args, want_kind, want_mode, changed, diff) in rows {
         prepare(&bed, start);
+        let start_mode = std::fs::metadata(bed.dir.join("p")).map(|m| m.mode() & 0o7777);
         let mut args = args;
         args["path"] = json!("$D/p");
         let out = bed
@@ -156,8 +158,17 @@ async fn file_states_table() {
         if want_mode != 0 {
             assert_eq!(bed.mode("p"), want_mode, "{start} {args}");
         }
-        let diffs: Vec<(String, String)> = out
-            .diffs
+        // a mode change alone shows Ansible's attribute diff; a state change its state diff
+        let (attrs, states): (Vec<_>, Vec<_>) = out.diffs.iter().partition(|d| d.path.is_empty());
+        let want_attrs = match (diff, start_mode) {
+            (None, Ok(from)) if want_mode != 0 && from != want_mode => {
+                vec![bed.mode_diff_of("p", false, from, want_mode)]
+            }
+            _ => Vec::new(),
+        };
+        let attrs: Vec<_> = attrs.into_iter().cloned().collect();
+        assert_eq!(attrs, want_attrs, "{start} {args}: attribute diff");
+        let diffs: Vec<(String, String)> = states
             .iter()
             .map(|d| (d.before.clone(), d.after.clone()))
             .collect();

@@ -228,8 +228,8 @@ async fn lineinfile_table() {
         )
         .await;
     assert_eq!(
-        (bed.mode("f"), bed.identity("f"), moded.diffs.len()),
-        (0o640, id, 0)
+        (bed.mode("f"), bed.identity("f"), moded.diffs),
+        (0o640, id, vec![bed.mode_diff(true, 0o600, 0o640)])
     );
 
     // the diff as --diff prints it

@@ -167,9 +167,15 @@ async fn copy_content_converges_and_check_mode_changes_nothing() {
             json!({"content": "a=1\n", "dest": dest, "mode": "0640"}),
         )
         .await;
+    let attrs = |m: &str| format!("{{\n    \"mode\": \"{m}\",\n    \"path\": \"{dest}\"\n}}\n");
+    let diffs: Vec<_> = fixed
+        .diffs
+        .iter()
+        .map(|d| (d.before.clone(), d.after.clone()))
+        .collect();
     assert_eq!(
-        (fixed.changed, mode(&dest), fixed.diffs.len()),
-        (true, 0o640, 0)
+        (fixed.changed, mode(&dest), diffs),
+        (true, 0o640, vec![(attrs("0600"), attrs("0640"))])
     );
 
     // force=no keeps a differing file

@@ -1,12 +1,13 @@
 //! Actions that run on the controller and act on the run itself rather than on a host:
-//! `debug`, `set_fact`, `fail`, `assert`, `include_vars` and `meta`.
+//! `debug`, `set_fact`, `fail`, `assert`, `include_vars` and `meta`. Their arguments are
+//! typed (`modules::actions`): an unknown or mistyped one fails the task as a module's would.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
 
-use crate::modules::ModuleOutput;
+use crate::modules::{actions, args, ModuleOutput};
 use crate::playbook::read_vars_file;
 use crate::template::Templar;
 use crate::vars::{as_bool, as_text, Scope, Value, Vars};
@@ -18,12 +19,13 @@ pub fn run(
     templar: &Templar,
     search: &[PathBuf],
 ) -> Result<ModuleOutput> {
-    let empty = Vars::new();
-    let map = args.as_object().unwrap_or(&empty);
     match name {
-        "debug" => debug(map, scope, templar),
+        "debug" => typed(name, args, |a| debug(a, scope, templar)),
         "set_fact" => {
-            let mut facts = map.clone();
+            if let Err(e) = actions::set_fact(args) {
+                return Ok(ModuleOutput::failed(e));
+            }
+            let mut facts = args.as_object().cloned().unwrap_or_default();
             facts.remove("cacheable");
             let mut out = ModuleOutput::ok();
             out.values.insert("_set_fact".into(), json!(true));
@@ -32,26 +34,26 @@ pub fn run(
             out.facts = Some(facts);
             Ok(out)
         }
-        "fail" => {
-            let msg = map
-                .get("msg")
+        "fail" => typed(name, args, |a: actions::Fail| {
+            let msg = a
+                .msg
+                .as_ref()
                 .map(as_text)
                 .unwrap_or_else(|| "Failed as requested from task".into());
             Ok(ModuleOutput::failed(msg))
-        }
-        "assert" => assert(map, scope, templar),
-        "include_vars" => {
-            let file = map
-                .get("file")
-                .or_else(|| map.get("_raw_params"))
-                .map(as_text)
+        }),
+        "assert" => typed(name, args, |a| assert(a, scope, templar)),
+        "include_vars" => typed(name, args, |a: actions::IncludeVars| {
+            let file = a
+                .file
+                .or(a.raw)
                 .ok_or_else(|| anyhow!("include_vars needs a file"))?;
             let path = find_file(&file, search)
                 .ok_or_else(|| anyhow!("include_vars: could not find '{file}'"))?;
             let mut vars = read_vars_file(&path)?;
-            if let Some(name) = map.get("name") {
+            if let Some(name) = a.name {
                 let mut wrapped = Vars::new();
-                wrapped.insert(as_text(name), Value::Object(vars));
+                wrapped.insert(name, Value::Object(vars));
                 vars = wrapped;
             }
             let mut out = ModuleOutput::ok();
@@ -60,17 +62,30 @@ pub fn run(
                 .insert("ansible_facts".into(), Value::Object(vars.clone()));
             out.facts = Some(vars);
             Ok(out)
-        }
-        "meta" => {
-            let what = map.get("_raw_params").map(as_text).unwrap_or_default();
+        }),
+        "meta" => typed(name, args, |a: actions::Meta| {
+            let what = a.raw.unwrap_or_default();
             match what.as_str() {
                 "noop" | "flush_handlers" | "refresh_inventory" | "clear_facts" => {
                     Ok(ModuleOutput::ok().with("_skip_report", json!(true)))
                 }
                 other => bail!("meta: '{other}' is not supported"),
             }
-        }
+        }),
         other => bail!("'{other}' is not an executor action"),
+    }
+}
+
+/// Parses the action's arguments into `T` and runs `act`; bad arguments fail the task with
+/// the module parser's message.
+fn typed<T: serde::de::DeserializeOwned>(
+    name: &str,
+    raw: &Value,
+    act: impl FnOnce(T) -> Result<ModuleOutput>,
+) -> Result<ModuleOutput> {
+    match args::parse::<T>(name, raw) {
+        Ok(a) => act(a),
+        Err(e) => Ok(ModuleOutput::failed(e)),
     }
 }
 
@@ -83,32 +98,40 @@ fn find_file(name: &str, search: &[PathBuf]) -> Option<PathBuf> {
     search.iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// `debug: msg=...` prints the message; `debug: var=x` prints the variable's value.
-fn debug(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> {
+/// `debug: msg=...` prints the message; `debug: var=x` prints the variable's value; with
+/// `verbosity: N` only from `-v` N times on (skipped below that, as Ansible does).
+fn debug(a: actions::Debug, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> {
+    if a.msg.is_some() && a.var.is_some() {
+        return Ok(ModuleOutput::failed(
+            "parameters are mutually exclusive: msg|var (module 'debug')",
+        ));
+    }
+    let shown = scope.vars.get("ansible_verbosity").and_then(Value::as_u64);
+    if a.verbosity > shown.unwrap_or(0) {
+        let mut out =
+            ModuleOutput::ok().with("skipped_reason", json!("Verbosity threshold not met."));
+        out.skipped = true;
+        return Ok(out);
+    }
     let mut out = ModuleOutput::ok().with("_show", json!(true));
-    if let Some(var) = map.get("var") {
-        let name = as_text(var);
+    if let Some(name) = a.var {
         let value = templar
             .eval(&name, scope)
-            .unwrap_or_else(|_| json!(format!("VARIABLE IS NOT DEFINED!")));
+            .unwrap_or_else(|_| json!("VARIABLE IS NOT DEFINED!"));
         out.values.insert(name, value);
     } else {
-        let msg = map
-            .get("msg")
-            .cloned()
-            .unwrap_or_else(|| json!("Hello world!"));
+        let msg = a.msg.unwrap_or_else(|| json!("Hello world!"));
         out.values.insert("msg".into(), msg);
     }
     Ok(out)
 }
 
-/// `assert: that=[...]` fails with `fail_msg` (or the first false condition) when any
-/// condition is false.
-fn assert(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> {
-    let conditions: Vec<String> = match map.get("that") {
-        Some(Value::Array(list)) => list.iter().map(as_text).collect(),
-        Some(v) => vec![as_text(v)],
-        None => bail!("assert needs 'that'"),
+/// `assert: that=[...]` fails with `fail_msg` (or `msg`) when any condition is false.
+/// `quiet` is accepted: mestral never prints the success message without `-v`.
+fn assert(a: actions::Assert, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> {
+    let conditions: Vec<String> = match &a.that {
+        Value::Array(list) => list.iter().map(as_text).collect(),
+        v => vec![as_text(v)],
     };
     for cond in &conditions {
         let ok = match templar.eval(cond, scope) {
@@ -116,9 +139,9 @@ fn assert(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> 
             Err(e) => bail!("assert: '{cond}': {e}"),
         };
         if !ok {
-            let msg = map
-                .get("fail_msg")
-                .or_else(|| map.get("msg"))
+            let msg = a
+                .fail_msg
+                .as_ref()
                 .map(as_text)
                 .unwrap_or_else(|| "Assertion failed".into());
             return Ok(ModuleOutput::failed(msg)
@@ -126,8 +149,9 @@ fn assert(map: &Vars, scope: &Scope, templar: &Templar) -> Result<ModuleOutput> 
                 .with("evaluated_to", json!(false)));
         }
     }
-    let msg = map
-        .get("success_msg")
+    let msg = a
+        .success_msg
+        .as_ref()
         .map(as_text)
         .unwrap_or_else(|| "All assertions passed".into());
     Ok(ModuleOutput::ok().with_msg(msg))

@@ -14,7 +14,7 @@ use crate::vars::{as_text, Value};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AptArgs {
+pub(super) struct AptArgs {
     #[serde(default, alias = "pkg", alias = "package")]
     name: Option<Value>,
     #[serde(default, deserialize_with = "text_opt")]
@@ -41,7 +41,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PackageArgs {
+pub(super) struct PackageArgs {
     name: Value,
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,

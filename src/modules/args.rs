@@ -20,12 +20,7 @@ pub fn parse<T: DeserializeOwned>(module: &str, args: &Value) -> Result<T, Strin
     };
     if let Some(rest) = err.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let known = backticked(expected);
-        let mut msg = format!("unknown parameter '{field}' for module '{module}'");
-        if let Some(best) = closest(field, known.iter().map(String::as_str)) {
-            msg.push_str(&format!("; did you mean '{best}'?"));
-        }
-        return Err(msg);
+        return Err(unknown(module, field, &backticked(expected)));
     }
     if let Some(rest) = err.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
@@ -36,6 +31,41 @@ pub fn parse<T: DeserializeOwned>(module: &str, args: &Value) -> Result<T, Strin
     match culprit::<T>(&args, &err) {
         Some(key) => Err(format!("parameter '{key}' for module '{module}': {err}")),
         None => Err(format!("module '{module}': {err}")),
+    }
+}
+
+/// The message for a parameter `module` does not take, with the closest of `known` as a
+/// suggestion, or why a parameter Ansible once had is gone.
+pub fn unknown<S: AsRef<str>>(module: &str, field: &str, known: &[S]) -> String {
+    let mut msg = format!("unknown parameter '{field}' for module '{module}'");
+    if let Some((_, _, why)) = REMOVED
+        .iter()
+        .find(|(m, f, _)| m.contains(&module) && *f == field)
+    {
+        msg.push_str(&format!("; {why}"));
+    } else if let Some(best) = closest(field, known.iter().map(AsRef::as_ref)) {
+        msg.push_str(&format!("; did you mean '{best}'?"));
+    }
+    msg
+}
+
+/// Parameters Ansible removed, which old playbooks still carry: (modules, name, why).
+const REMOVED: &[(&[&str], &str, &str)] = &[(
+    &["command", "shell"],
+    "warn",
+    "ansible-core removed it in 2.14 and refuses it too; delete it",
+)];
+
+/// Every name (aliases included) a typed parameter struct accepts, read from serde's message
+/// for a field no struct can have.
+pub fn names<T: DeserializeOwned>() -> Vec<String> {
+    let probe = serde_json::json!({ "\u{1}": null });
+    match serde_json::from_value::<T>(probe) {
+        Err(e) => match e.to_string().strip_prefix("unknown field `\u{1}`") {
+            Some(expected) => backticked(expected),
+            None => Vec::new(),
+        },
+        Ok(_) => Vec::new(),
     }
 }
 
@@ -115,6 +145,17 @@ pub fn mode_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D
             "mode {other} is not valid"
         ))),
     }
+}
+
+/// A whole number, also written as text (`"30"`), as k=v arguments give it.
+pub fn loose_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = Value::deserialize(d)?;
+    match &v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a whole number")))
 }
 
 /// A string, or a number/bool written without quotes, as text.

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
+use super::attr_diff::Style::Headed;
 use super::mode::{mode_any, Mode};
 use super::remote_file::{
     self as rf, fail, Action, Attrs, Content, Guard, Kind, OneShot, ReadOpts, WriteSpec,
@@ -18,7 +19,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "destfile", alias = "name")]
     path: String,
     #[serde(default)]
@@ -276,6 +277,10 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             before: before.clone(),
             after: after.clone(),
         });
+    }
+    if ctx.diff && cur.exists() && !attrs.is_empty() {
+        let diff = super::attr_diff::attr_diff(ctx, Headed, path, &attrs, &cur).await?;
+        out.diffs.push(diff);
     }
     // acted: the file was missing, the case the blind write was made for
     if ctx.check || !out.changed || acted.acted {

@@ -14,9 +14,9 @@ use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::{as_text, Value};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CommandArgs {
+pub(super) struct CommandArgs {
     #[serde(rename = "_raw_params", default, deserialize_with = "text_opt")]
     raw: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
@@ -35,6 +35,12 @@ struct CommandArgs {
     stdin_add_newline: bool,
     #[serde(default, deserialize_with = "text_opt")]
     executable: Option<String>,
+    /// `$VAR`, `${VAR}` and `~` in command words are expanded (command only).
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    expand_argument_vars: bool,
+    /// Trailing `\r`/`\n` are stripped from stdout and stderr.
+    #[serde(default = "yes", deserialize_with = "loose_bool")]
+    strip_empty_ends: bool,
 }
 
 fn yes() -> bool {
@@ -229,7 +235,9 @@ pub async fn run(
         Ok(a) => a,
         Err(e) => return Ok(ModuleOutput::failed(e)),
     };
-    if kind == Kind::Raw && (a.chdir.is_some() || a.creates.is_some() || a.removes.is_some()) {
+    let extra = args.as_object().into_iter().flat_map(|m| m.keys());
+    let mut extra = extra.filter(|k| !["_raw_params", "executable"].contains(&k.as_str()));
+    if kind == Kind::Raw && extra.next().is_some() {
         return Ok(ModuleOutput::failed(
             "raw: only the command text and 'executable' are allowed",
         ));
@@ -244,12 +252,12 @@ pub async fn run(
     let (text, cmd_value) = match (kind, &a.argv, a.cmd.as_ref().or(a.raw.as_ref())) {
         (Kind::Command, Some(argv), None) => {
             let words: Vec<String> = argv.iter().map(as_text).collect();
-            let words = expand_words(ctx, words).await?;
+            let words = expand_words(ctx, words, a.expand_argument_vars).await?;
             (join_quoted(&words), json!(words))
         }
         (Kind::Command, None, Some(text)) => match split_words(text) {
             Ok(words) => {
-                let words = expand_words(ctx, words).await?;
+                let words = expand_words(ctx, words, a.expand_argument_vars).await?;
                 (join_quoted(&words), json!(words))
             }
             Err(e) => return Ok(ModuleOutput::failed(format!("{module}: {e}"))),
@@ -330,6 +338,14 @@ pub async fn run(
         result = result
             .with("stdout", json!(out.stdout_text()))
             .with("stderr", json!(out.stderr_text()));
+    } else {
+        for (key, text) in [("stdout", out.stdout_text()), ("stderr", out.stderr_text())] {
+            let text = strip_ends(&text, a.strip_empty_ends);
+            let lines: Vec<&str> = text.lines().collect();
+            result = result
+                .with(&format!("{key}_lines"), json!(lines))
+                .with(key, json!(text));
+        }
     }
     if out.rc != 0 {
         result.failed = true;
@@ -338,11 +354,21 @@ pub async fn run(
     Ok(result)
 }
 
+/// command and shell output as Ansible returns it: with `strip_empty_ends` (the default)
+/// without the trailing `\r` and `\n` characters, else exactly as printed.
+pub fn strip_ends(text: &str, strip: bool) -> &str {
+    match strip {
+        true => text.trim_end_matches(['\r', '\n']),
+        false => text,
+    }
+}
+
 /// Expands `$VAR`, `${VAR}` and a leading `~` in each word with the host's environment, as
-/// Ansible's command module does (unknown variables stay as written). The environment is read
-/// from the host only when some word needs it.
-async fn expand_words(ctx: &ModuleCtx<'_>, words: Vec<String>) -> Result<Vec<String>> {
-    if !words.iter().any(|w| w.contains('$') || w.starts_with('~')) {
+/// Ansible's command module does (unknown variables stay as written), unless
+/// `expand_argument_vars` is off. The environment is read from the host only when some word
+/// needs it.
+async fn expand_words(ctx: &ModuleCtx<'_>, words: Vec<String>, on: bool) -> Result<Vec<String>> {
+    if !on || !words.iter().any(|w| w.contains('$') || w.starts_with('~')) {
         return Ok(words);
     }
     let out = ctx.exec("env -0").await?;

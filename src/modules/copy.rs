@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, mode_opt, text_opt};
+use super::attr_diff::{attr_diff, Style};
 use super::mode::{mode_any, Mode};
 use super::remote_file::{
     self as rf, fail, Action, Attrs, Guard, Kind, OneShot, ReadOpts, WriteSpec,
@@ -23,7 +24,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(default)]
     src: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
@@ -147,6 +148,10 @@ pub async fn put(
                 after,
             });
         }
+    }
+    if let (Plan::Attrs(attrs), true) = (&plan, ctx.diff) {
+        out.diffs
+            .push(attr_diff(ctx, Style::Plain, dest, attrs, cur).await?);
     }
     let mut backup = acted.backup.clone();
     match plan {

@@ -19,7 +19,7 @@ pub const CONTEXT_LABEL: &str = "org.mestral.context";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ImageArgs {
+pub(super) struct ImageArgs {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     tag: Option<String>,

@@ -17,7 +17,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CopyArgs {
+pub(super) struct CopyArgs {
     name: String,
     source_host: String,
     #[serde(default = "yes", deserialize_with = "loose_bool")]

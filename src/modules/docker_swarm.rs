@@ -14,7 +14,7 @@ use crate::vars::{as_text, Value};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SwarmArgs {
+pub(super) struct SwarmArgs {
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]

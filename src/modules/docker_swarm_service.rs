@@ -16,7 +16,7 @@ use crate::vars::{as_text, Value};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ServiceArgs {
+pub(super) struct ServiceArgs {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     image: Option<String>,

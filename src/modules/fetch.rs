@@ -15,7 +15,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     src: String,
     dest: String,
     #[serde(default, deserialize_with = "loose_bool")]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
+use super::attr_diff::{attr_diff, Style};
 use super::mode::{mode_any, Mode};
 use super::remote_file::{
     self as rf, attr_changes, fail, Action, Attrs, FileState, Guard, Kind, OneShot, ReadOpts,
@@ -17,7 +18,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "name")]
     path: String,
     #[serde(default)]
@@ -331,7 +332,11 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         };
         found || symbolic_drift(ctx, path, &wanted).await?
     };
-    let decision = decide(&p, &cur, src_inode.as_deref(), drift).or_else(fail)?;
+    let mut decision = decide(&p, &cur, src_inode.as_deref(), drift).or_else(fail)?;
+    if let (true, Some(attrs)) = (ctx.diff, &decision.attrs_only) {
+        let diff = attr_diff(ctx, Style::Plain, path, attrs, &cur).await?;
+        decision.out.diffs.push(diff);
+    }
     if let (false, Some(script)) = (ctx.check, &decision.script) {
         rf::run_script(ctx, &format!("cannot change {path}"), script).await?;
     }
@@ -363,6 +368,8 @@ fn want_of(p: &Params, cur: &FileState) -> Result<Want, String> {
 struct Decision {
     out: ModuleOutput,
     script: Option<String>,
+    /// Only owner, group or mode change: what `--diff` shows.
+    attrs_only: Option<Attrs>,
 }
 
 /// Plans the task against the path's state `cur` (for a hard link, `src`'s inode; `drift`
@@ -445,8 +452,13 @@ fn decide(
         });
     }
     if !changed {
-        return Ok(Decision { out, script: None });
+        return Ok(Decision {
+            out,
+            script: None,
+            attrs_only: None,
+        });
     }
+    let attrs_only = (step == Step::None && !attrs.is_empty()).then(|| attrs.clone());
 
     let mut script = String::from("set -e\n");
     if step == Step::Mkdir {
@@ -467,6 +479,7 @@ fn decide(
     Ok(Decision {
         out,
         script: Some(script),
+        attrs_only,
     })
 }
 

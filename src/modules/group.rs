@@ -14,7 +14,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,

@@ -12,7 +12,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     name: String,
     #[serde(default, rename = "use")]
     strategy: Option<String>,

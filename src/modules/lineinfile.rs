@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
+use super::attr_diff::Style::Headed;
 use super::mode::{mode_any, Mode};
 use super::remote_file::{
     self as rf, fail, Action, Attrs, Content, Guard, Kind, OneShot, ReadOpts, WriteSpec,
@@ -21,7 +22,7 @@ pub use edit::{edit, python_template, Outcome, Rules};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "destfile", alias = "name")]
     path: String,
     #[serde(default, alias = "regex")]
@@ -181,6 +182,10 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             before: before.clone(),
             after: outcome.content.clone(),
         });
+    }
+    if ctx.diff && cur.exists() && !attrs.is_empty() {
+        let diff = super::attr_diff::attr_diff(ctx, Headed, path, &attrs, &cur).await?;
+        out.diffs.push(diff);
     }
     // acted: the file was missing, the case the blind write was made for
     if ctx.check || !out.changed || acted.acted {

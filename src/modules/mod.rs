@@ -8,8 +8,10 @@
 //! with a message naming the argument (`unknown parameter 'x' for module 'copy'; did you
 //! mean 'dest'?`).
 
+pub mod actions;
 pub mod apt;
 pub mod args;
+pub mod attr_diff;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
@@ -29,6 +31,7 @@ pub mod hostname;
 pub mod lineinfile;
 pub mod mode;
 pub mod openssh_keypair;
+pub mod params;
 pub mod pause;
 pub mod ping;
 pub mod remote_file;

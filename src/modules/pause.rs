@@ -11,7 +11,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(default, deserialize_with = "text_opt")]
     seconds: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]

@@ -11,7 +11,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PingArgs {
+pub(super) struct PingArgs {
     #[serde(default, deserialize_with = "text_opt")]
     data: Option<String>,
 }

@@ -13,7 +13,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ServiceArgs {
+pub(super) struct ServiceArgs {
     #[serde(alias = "service", alias = "unit")]
     name: String,
     #[serde(default, deserialize_with = "text_opt")]

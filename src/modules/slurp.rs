@@ -14,7 +14,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "path")]
     src: String,
 }

@@ -16,7 +16,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "dest", alias = "name")]
     path: String,
     #[serde(default, deserialize_with = "loose_bool")]

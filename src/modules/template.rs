@@ -18,7 +18,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     src: String,
     dest: String,
     #[serde(default, deserialize_with = "text_opt")]

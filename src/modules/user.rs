@@ -15,7 +15,7 @@ use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
     #[serde(alias = "user")]
     name: String,
     #[serde(default, deserialize_with = "text_opt")]

@@ -56,8 +56,11 @@ pub fn result_line(
 pub fn diff_text(diff: &FileDiff) -> String {
     let text = similar::TextDiff::from_lines(&diff.before, &diff.after);
     let mut body = String::new();
-    let before = format!("before: {}", diff.path);
-    let after = format!("after: {}", diff.path);
+    // an attributes diff of file, copy or template names no path, as in Ansible
+    let (before, after) = match diff.path.as_str() {
+        "" => ("before".to_string(), "after".to_string()),
+        path => (format!("before: {path}"), format!("after: {path}")),
+    };
     for line in text
         .unified_diff()
         .context_radius(3)

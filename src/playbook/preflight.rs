@@ -1,5 +1,5 @@
 //! Checks made while a playbook loads, before any host is contacted: file modes YAML read as
-//! decimal numbers (`mode: 644`), and hints for the YAML mistakes people make most (a `k=v`
+//! decimal numbers (`mode: 644`), module parameters (unknown, mistyped, missing), and hints for the YAML mistakes people make most (a `k=v`
 //! value holding `: `, a tab used for indentation). Errors name the file, line and column.
 
 use std::path::Path;
@@ -65,6 +65,50 @@ pub fn file_modes(module: &str, args: &mut Value, origin: &Origin) -> Result<()>
     Ok(())
 }
 
+/// Refuses an unknown parameter (and, when no value holds a template, a mistyped or missing
+/// one) of a module or controller action, at the parameter's line and column when it can be
+/// found, else at the task.
+pub fn parameters(module: &str, args: &Value, origin: &Origin) -> Result<()> {
+    let Err(msg) = crate::modules::params::check(module, args) else {
+        return Ok(());
+    };
+    let key = ["unknown parameter '", "parameter '"]
+        .iter()
+        .find_map(|p| msg.strip_prefix(p))
+        .and_then(|rest| rest.split('\'').next());
+    match key.and_then(|k| find_key(&origin.file, origin.line, k)) {
+        Some((line, col)) => {
+            let text = std::fs::read_to_string(&origin.file).unwrap_or_default();
+            let shown = text.lines().nth(line - 1).unwrap_or("");
+            bail!(
+                "{}:{line}:{col}: {msg}\n    {shown}\n    {}^",
+                origin.file.display(),
+                " ".repeat(col - 1)
+            );
+        }
+        None => bail!("{origin}: {msg}"),
+    }
+}
+
+/// Where the parameter `key` is written (`key:` in a mapping or `key=` in `k=v` text), from
+/// the task's line on: (line, column), 1-based.
+fn find_key(file: &Path, from_line: usize, key: &str) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(file).ok()?;
+    for (i, line) in text.lines().enumerate().skip(from_line.saturating_sub(1)) {
+        let mut search = 0;
+        while let Some(at) = line[search..].find(key).map(|a| a + search) {
+            search = at + key.len();
+            let before = line[..at].chars().next_back();
+            let boundary = before.is_none_or(|c| !c.is_alphanumeric() && c != '_');
+            let rest = line[search..].trim_start_matches([' ', '"', '\'']);
+            if boundary && (rest.starts_with(':') || rest.starts_with('=')) {
+                return Some((i + 1, at + 1));
+            }
+        }
+    }
+    None
+}
+
 /// Where `key: VALUE` holding the number `n` is written, from the task's line on:
 /// (line, column of the value, the value's text), 1-based.
 fn find_value(file: &Path, from_line: usize, key: &str, n: u64) -> Option<(usize, usize, String)> {
@@ -124,8 +168,7 @@ pub fn yaml_hint(text: &str, line: usize, col: usize, reason: &str) -> Option<St
             .split_whitespace()
             .filter_map(|w| w.split_once('=').map(|(k, _)| k))
             // parameter names are lower case, `ALL=(ALL)` inside a value is not one
-            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-            .next_back();
+            .rfind(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         return Some(match (module, key) {
             (Some(m), Some(k)) => format!(
                 "the value of '{k}' holds ': '; quote the whole argument text \

@@ -253,6 +253,7 @@ fn parse_task(
         }
     }
     super::preflight::file_modes(&short, &mut args, &task.origin)?;
+    super::preflight::parameters(&short, &args, &task.origin)?;
     task.action = Action::Module { name: short, args };
     Ok(vec![task])
 }
@@ -490,6 +491,19 @@ pub(super) fn module_args(module: &str, raw: &Yaml) -> Result<Value> {
 /// Modules whose free-form text is a command rather than `k=v` pairs.
 const FREE_FORM: &[&str] = &["command", "shell", "raw", "meta", "include_vars"];
 
+/// The `k=v` words Ansible takes out of a command line as parameters (ansible-core's
+/// splitter): `warn=` among them, which the command module then refuses.
+const COMMAND_KEYS: &[&str] = &[
+    "chdir",
+    "creates",
+    "removes",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+];
+
 /// Splits `a=1 b='two words' rest of command` into arguments. For command-like modules the
 /// keys Ansible recognises there (`chdir`, `creates`, ...) are taken out and the rest stays
 /// together as `_raw_params`.
@@ -509,9 +523,7 @@ pub fn split_free_form(module: &str, text: &str) -> Result<Vars> {
             Some((k, v))
                 if !k.is_empty()
                     && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && (!command_like
-                        || ["chdir", "creates", "removes", "executable", "warn", "stdin"]
-                            .contains(&k)) =>
+                    && (!command_like || COMMAND_KEYS.contains(&k)) =>
             {
                 out.insert(k.to_string(), Value::String(v.to_string()));
             }

@@ -24,6 +24,7 @@ use render::{eval_expr, has_template, render_string, render_text, single_express
 use scope::{HostScope, RenderCtx};
 
 pub use filters::shell_quote;
+pub use render::json_has_template;
 
 /// What `{{ omit }}` renders to; modules drop a parameter whose value is exactly this.
 pub const OMIT: &str = "__omit_place_holder__";

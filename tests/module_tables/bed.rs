@@ -193,8 +193,10 @@ impl Drop for Bed {
 /// The unified diff `--diff` prints for a file change (three lines of context), uncoloured,
 /// with the bed's folder written as `$D`.
 pub fn diff_text(bed: &Bed, diff: &FileDiff) -> String {
-    let before = format!("before: {}", diff.path);
-    let after = format!("after: {}", diff.path);
+    let (before, after) = match diff.path.as_str() {
+        "" => ("before".to_string(), "after".to_string()),
+        path => (format!("before: {path}"), format!("after: {path}")),
+    };
     similar::TextDiff::from_lines(&diff.before, &diff.after)
         .unified_diff()
         .context_radius(3)
@@ -260,7 +262,21 @@ impl Bed {
         } else {
             Vec::new()
         };
-        assert_eq!(out.diffs, want_diffs, "{}: diff", row.name);
+        // attribute diffs apart: a mode change on an existing file shows one, beside the
+        // content's for lineinfile and blockinfile, alone for copy and template
+        let (attrs, content): (Vec<FileDiff>, Vec<FileDiff>) = out
+            .diffs
+            .iter()
+            .cloned()
+            .partition(|d| d.path.is_empty() || d.path.ends_with(" (file attributes)"));
+        assert_eq!(content, want_diffs, "{}: diff", row.name);
+        let headed = matches!(module, "lineinfile" | "blockinfile");
+        let moded = row.start.is_some() && row.want.is_some() && start_mode != row.mode;
+        let want_attrs = match moded && (headed || row.start == row.want) {
+            true => vec![self.mode_diff(headed, start_mode, row.mode)],
+            false => Vec::new(),
+        };
+        assert_eq!(attrs, want_attrs, "{}: attribute diff", row.name);
         if row.start == row.want && row.want.is_some() {
             assert_eq!(
                 Some(self.identity("f")),
@@ -270,6 +286,29 @@ impl Bed {
             );
         }
         out
+    }
+
+    /// The diff ansible-core shows for `$D/f`'s mode going from `from` to `to`: with the path
+    /// and bare headers (file, copy, template), or `headed` with "(file attributes)".
+    pub fn mode_diff(&self, headed: bool, from: u32, to: u32) -> FileDiff {
+        self.mode_diff_of("f", headed, from, to)
+    }
+
+    /// `mode_diff` for the path `rel`.
+    pub fn mode_diff_of(&self, rel: &str, headed: bool, from: u32, to: u32) -> FileDiff {
+        let path = self.path(rel);
+        let side = |mode: u32| match headed {
+            true => format!("{{\n    \"mode\": \"0{mode:03o}\"\n}}\n"),
+            false => format!("{{\n    \"mode\": \"0{mode:03o}\",\n    \"path\": \"{path}\"\n}}\n"),
+        };
+        FileDiff {
+            path: match headed {
+                true => format!("{path} (file attributes)"),
+                false => String::new(),
+            },
+            before: side(from),
+            after: side(to),
+        }
     }
 
     /// A row that must fail with `msg` and leave `$D/f` as it was.
