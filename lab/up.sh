@@ -188,5 +188,5 @@ cat <<EOF
     controller side: $BRIDGE $BRIDGE_ADDR/24; hosts' known keys: $STATE_DIR/known_hosts
     run a command inside a host without ssh:  lab/exec.sh NAME CMD...
     stop/start a host's sshd:                 lab/sshd.sh NAME stop|start
-    tear everything down:                     lab/down.sh
+    take these hosts down:                    lab/down.sh NAME...  (no names: every lab host)
 EOF
