@@ -59,11 +59,14 @@ fn constructs_run_with_ansible_meaning() {
     want += &task("items flattened");
     want += &(item("alpha", "a", "\"a\"") + &item("alpha", "b", "\"b\""));
     want += &item("alpha", "c", "\"c\"");
-    want += "skipping: [beta] => (item=a)\nskipping: [beta] => (item=b)\n";
-    want += "skipping: [beta] => (item=c)\n";
+    // A skipped item's line ends in a space; a loop skipped on every item ends in the
+    // task's own `skipping:` line (as ansible-playbook 2.19 prints them).
+    want += "skipping: [beta] => (item=a) \nskipping: [beta] => (item=b) \n";
+    want += "skipping: [beta] => (item=c) \nskipping: [beta]\n";
     want += &task("list kept");
-    want += "skipping: [alpha] => (item=[\"a\",\"b\"])\nskipping: [alpha] => (item=c)\n";
-    want += &(item("beta", "[\"a\",\"b\"]", "2") + &item("beta", "c", "1"));
+    want += "skipping: [alpha] => (item=['a', 'b']) \nskipping: [alpha] => (item=c) \n";
+    want += "skipping: [alpha]\n";
+    want += &(item("beta", "['a', 'b']", "2") + &item("beta", "c", "1"));
     want += &(task("omit") + "ok: [alpha]\nok: [beta]\n");
     want += &task("groups");
     want += &(debug("alpha", "['web'] ['beta']") + &debug("beta", "['db', 'web'] ['beta']"));

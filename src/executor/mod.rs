@@ -78,6 +78,9 @@ struct HostState {
     registered: Vars,
     stats: Stats,
     failed: bool,
+    /// Failed because another host's failure was fatal (`any_errors_fatal`): not counted in
+    /// the recap, and a `rescue` takes the host back without counting it as rescued.
+    forced: bool,
     unreachable: bool,
     /// What the fact cache holds for the host, when there is a cache: written at the end.
     cache: Option<Vars>,
@@ -315,7 +318,7 @@ struct PlayCtx<'a> {
     handlers: Vec<Task>,
     /// Hosts that `meta: end_host` took out of the play.
     ended: HashSet<String>,
-    /// No more tasks in this batch (`any_errors_fatal`, `max_fail_percentage`, `meta`).
+    /// No more tasks in this batch (`max_fail_percentage`, `meta`).
     stop: bool,
     /// No more batches either.
     abort: bool,
