@@ -208,6 +208,37 @@ const FREE_UNTIL: &str = r#"
       delay: 0
 "#;
 
+/// `apply` on `include_role` and `include_tasks`: its condition, tags and vars go to every
+/// included task (run plain and with `--tags applied`); the include's own `included:` line.
+const APPLY: &str = r#"
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: with apply
+      include_role:
+        name: r
+        apply:
+          tags: [applied]
+          when: inventory_hostname == 'alpha'
+          vars:
+            flag: set
+      tags: [always]
+    - name: tasks with apply
+      include_tasks:
+        file: inc.yml
+        apply:
+          when: inventory_hostname == 'beta'
+      vars:
+        item: from include
+    - name: role per item
+      include_role:
+        name: r
+      loop: [{a: 1}]
+      when: inventory_hostname == 'beta'
+    - name: plain
+      debug: msg=plain
+"#;
+
 /// `max_fail_percentage` under the free strategy: ignored, with Ansible's warning.
 const FREE_MAX_FAIL: &str = r#"
 - hosts: web
@@ -283,6 +314,11 @@ fn same_as_ansible(name: &str, playbook: &str, args: &[&str]) {
     );
     s.write("pb.yml", playbook);
     s.write("inc.yml", "- name: included\n  debug: msg=\"{{ item }}\"\n");
+    s.write(
+        "roles/r/tasks/main.yml",
+        "- name: role one\n  debug: msg=\"one {{ flag | default('unset') }}\"\n\
+         - name: role two\n  debug: msg=two\n  tags: [own]\n",
+    );
     let [ansible, mestral] = both(&s.0, args);
     // A playbook whose stdout carries the scratch path compares once it is taken out.
     let strip = |t: &str| t.replace(&s.0.display().to_string(), "<dir>");
@@ -306,6 +342,12 @@ fn any_errors_fatal_and_blocks() {
     ] {
         same_as_ansible(name, playbook, &[]);
     }
+}
+
+#[test]
+fn include_apply() {
+    same_as_ansible("apply", APPLY, &[]);
+    same_as_ansible("apply-tags", APPLY, &["--tags", "applied"]);
 }
 
 #[test]

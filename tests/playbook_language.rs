@@ -117,6 +117,7 @@ fn includes_and_roles() {
     want += &banner("TASK [inner solo]");
     want += &debug("beta", "solo 1 0");
     want += &banner("TASK [include_role : greet]");
+    want += "included: greet for alpha, beta\n";
     want += &banner("TASK [base : base]");
     want += &(debug("alpha", "base") + &debug("beta", "base"));
     want += &banner("TASK [greet : other]");
@@ -337,12 +338,19 @@ fn unsupported_keywords_are_refused() {
         "ERROR! prompt.yml:1: vars_prompt 'pw' needs an answer, and stdin is not a terminal \
          (give it with -e pw=...)\n"
     );
-    s.write("apply.yml", "- hosts: web\n  tasks:\n    - include_tasks:\n        file: x.yml\n        apply: {tags: [a]}\n");
+    // `apply` takes block keywords only, checked when the playbook is read.
+    s.write(
+        "apply.yml",
+        "- hosts: web\n  tasks:\n    - include_tasks:\n        file: x.yml\n        \
+         apply: {tags: [a], loop: [1]}\n",
+    );
     let out = mestral(&s.0, &["apply.yml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "ERROR! apply.yml:3: include_tasks option 'apply' is not supported yet\n"
+        "ERROR! apply.yml:3: include_tasks: apply: 'loop' cannot be applied to included tasks \
+         (one of when, tags, become, become_user, vars, environment, ignore_errors, no_log, \
+         check_mode, diff, any_errors_fatal, delegate_to, run_once, throttle)\n"
     );
 }
 

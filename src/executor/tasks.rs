@@ -87,8 +87,8 @@ impl Runner {
         if self.opts.step && !flow::step_confirms(&task.display_name())? {
             return Ok(());
         }
-        if let Action::Include { kind, args } = &task.action {
-            return self.run_include(ctx, task, *kind, args).await;
+        if let Action::Include { kind, args, apply } = &task.action {
+            return self.run_include(ctx, task, *kind, args, apply.as_deref()).await;
         }
         if task.module_name() == Some("meta") {
             return self.run_meta(ctx, task).await;

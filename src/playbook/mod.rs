@@ -64,6 +64,8 @@ pub enum Action {
     Include {
         kind: IncludeKind,
         args: Value,
+        /// `apply:`: keywords the included tasks inherit, as from an enclosing block.
+        apply: Option<Box<Task>>,
     },
 }
 
