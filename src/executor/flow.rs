@@ -233,11 +233,13 @@ impl Runner {
                 for host in chosen {
                     if let Some(state) = self.hosts.borrow_mut().get_mut(&host) {
                         state.facts.clear();
+                        state.gathered = false;
                         // Ansible's clear_facts empties the host's fact cache too.
                         if self.opts.fact_cache.is_some() {
                             state.cache = Some(Vars::new());
                         }
                     }
+                    self.save_fact_cache(&host);
                 }
             }
             "end_play" | "end_batch" | "noop" | "refresh_inventory" | "clear_host_errors" => {}
