@@ -328,6 +328,7 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         start_at_task: args.start_at_task.clone(),
         step: args.step,
         fact_cache: crate::config::fact_cache()?,
+        gathering: crate::config::gathering()?,
     };
     let mut runner = Runner::new(inventory, opts, reporter);
 

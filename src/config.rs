@@ -1,6 +1,6 @@
 //! The configuration file: `mestral.toml`, or ansible.cfg's `[defaults]` keys that mean
 //! something here (inventory, forks, remote_user, private_key_file, host_key_checking,
-//! roles_path, fact_caching, fact_caching_connection, fact_caching_timeout). The first found of ./mestral.toml, ./ansible.cfg, ~/.mestral.toml and
+//! roles_path, fact_caching, fact_caching_connection, fact_caching_timeout, gathering). The first found of ./mestral.toml, ./ansible.cfg, ~/.mestral.toml and
 //! ~/.ansible.cfg is read; flags given on the command line win over it.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +29,18 @@ pub struct Config {
     pub fact_caching_connection: Option<PathBuf>,
     /// Seconds a cached host's facts stay valid; 0 keeps them forever.
     pub fact_caching_timeout: Option<u64>,
+    /// When plays gather facts: `implicit`, `explicit` or `smart`.
+    pub gathering: Option<String>,
+}
+
+/// Ansible's `gathering`: `implicit` unless `gather_facts: false`, `explicit` only with
+/// `gather_facts: true`, `smart` as implicit but not for hosts whose facts are known.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Gathering {
+    #[default]
+    Implicit,
+    Explicit,
+    Smart,
 }
 
 /// Where facts are kept between runs (Ansible's jsonfile cache: one JSON file per host).
@@ -154,6 +166,7 @@ fn from_ansible_cfg(text: &str) -> Result<Config> {
             "roles_path" => config.roles_path = paths(':'),
             "fact_caching" => config.fact_caching = Some(value.into()),
             "fact_caching_connection" => config.fact_caching_connection = Some(value.into()),
+            "gathering" => config.gathering = Some(value.into()),
             "fact_caching_timeout" => {
                 let secs = value
                     .parse()
@@ -219,6 +232,30 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The `gathering` policy of this file, or of `ANSIBLE_GATHERING`, which wins.
+    pub fn gathering(&self, env: impl Fn(&str) -> Option<String>) -> Result<Gathering> {
+        let Some(word) = env("ANSIBLE_GATHERING").or_else(|| self.gathering.clone()) else {
+            return Ok(Gathering::Implicit);
+        };
+        match word.trim() {
+            "implicit" => Ok(Gathering::Implicit),
+            "explicit" => Ok(Gathering::Explicit),
+            "smart" => Ok(Gathering::Smart),
+            other => bail!("gathering: '{other}' is not one of implicit, explicit, smart"),
+        }
+    }
+}
+
+/// The `gathering` policy of the configuration file in use and the environment.
+pub fn gathering() -> Result<Gathering> {
+    let config = match find() {
+        Some(path) => load(&path)?,
+        None => Config::default(),
+    };
+    config.gathering(|name| std::env::var(name).ok())
+}
+
 /// The fact cache of the configuration file in use and the environment, if one is asked for.
 pub fn fact_cache() -> Result<Option<FactCache>> {
     let config = match find() {
@@ -258,7 +295,7 @@ mod tests {
             "inventory = \"inv.ini\"\nforks = 7\nremote_user = \"marc\"\n\
              private_key_file = \"/k/id\"\nhost_key_checking = false\nroles_path = [\"r1\", \"/r2\"]\n\
              fact_caching = \"jsonfile\"\nfact_caching_connection = \"cache\"\n\
-             fact_caching_timeout = 60\n",
+             fact_caching_timeout = 60\ngathering = \"smart\"\n",
         );
         let cfg = write(
             &dir,
@@ -266,7 +303,7 @@ mod tests {
             "[defaults]\ninventory = inv.ini\nforks=7\nremote_user = marc\n\
              private_key_file = /k/id\nhost_key_checking = False\nroles_path = r1:/r2\n\
              retry_files_enabled = False\nfact_caching = jsonfile\n\
-             fact_caching_connection = cache\nfact_caching_timeout = 60\n\
+             fact_caching_connection = cache\nfact_caching_timeout = 60\ngathering = smart\n\
              [ssh_connection]\npipelining = True\n",
         );
         let want = Config {
@@ -279,6 +316,7 @@ mod tests {
             fact_caching: Some("jsonfile".into()),
             fact_caching_connection: Some(dir.join("cache")),
             fact_caching_timeout: Some(60),
+            gathering: Some("smart".into()),
         };
         assert_eq!(load(&toml).unwrap(), want);
         assert_eq!(load(&cfg).unwrap(), want);

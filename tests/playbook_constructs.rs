@@ -59,11 +59,14 @@ fn constructs_run_with_ansible_meaning() {
     want += &task("items flattened");
     want += &(item("alpha", "a", "\"a\"") + &item("alpha", "b", "\"b\""));
     want += &item("alpha", "c", "\"c\"");
-    want += "skipping: [beta] => (item=a)\nskipping: [beta] => (item=b)\n";
-    want += "skipping: [beta] => (item=c)\n";
+    // A skipped item's line ends in a space; a loop skipped on every item ends in the
+    // task's own `skipping:` line (as ansible-playbook 2.19 prints them).
+    want += "skipping: [beta] => (item=a) \nskipping: [beta] => (item=b) \n";
+    want += "skipping: [beta] => (item=c) \nskipping: [beta]\n";
     want += &task("list kept");
-    want += "skipping: [alpha] => (item=[\"a\",\"b\"])\nskipping: [alpha] => (item=c)\n";
-    want += &(item("beta", "[\"a\",\"b\"]", "2") + &item("beta", "c", "1"));
+    want += "skipping: [alpha] => (item=['a', 'b']) \nskipping: [alpha] => (item=c) \n";
+    want += "skipping: [alpha]\n";
+    want += &(item("beta", "['a', 'b']", "2") + &item("beta", "c", "1"));
     want += &(task("omit") + "ok: [alpha]\nok: [beta]\n");
     want += &task("groups");
     want += &(debug("alpha", "['web'] ['beta']") + &debug("beta", "['db', 'web'] ['beta']"));
@@ -138,23 +141,17 @@ fn unsupported_keywords_are_named() {
         assert_eq!(out.status.code(), Some(1), "{playbook}");
     }
 
-    // include_role is resolved per host, so its refusal is a failure of each host.
+    // include_role's `apply` is checked when the playbook is read, though the role is
+    // found per host at run time.
     s.write(
         "pb.yml",
         "- hosts: web\n  gather_facts: false\n  tasks:\n    - include_role:\n        name: r\n\
-         \x20       apply: {tags: [a]}\n",
+         \x20       apply: [tags]\n",
     );
     let out = mestral(&s.0, &["pb.yml"], &[]);
-    let failed = |h: &str| {
-        format!(
-            "FAILED: [{h}] TASK [include_role : r] (pb.yml:4)\n    msg: pb.yml:4: role option \
-             'apply' is not supported yet\n"
-        )
-    };
-    let summary = banner("FAILURES").trim_start().to_string();
     assert_eq!(
         errors(&out),
-        format!("\n{summary}{}{}", failed("alpha"), failed("beta"))
+        "ERROR! pb.yml:4: include_role: 'apply' must be a mapping of task keywords\n"
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -47,7 +47,9 @@ impl Runner {
         Ok(())
     }
 
-    /// A block: its tasks, then `rescue` for hosts that failed in it, then `always`.
+    /// A block: its tasks, then `rescue` for hosts that failed in it, then `always` for
+    /// every host that ran the block, failed or not. A host that failed in the block and
+    /// was not rescued is failed again after `always`.
     pub(super) async fn run_block(
         &self,
         ctx: &mut PlayCtx<'_>,
@@ -65,40 +67,81 @@ impl Runner {
             .hosts
             .borrow()
             .iter()
-            .filter(|(_, s)| s.failed)
+            .filter(|(_, s)| s.failed || s.unreachable)
             .map(|(h, _)| h.clone())
             .collect();
         for t in block {
             if ctx.stop {
                 return Ok(());
             }
+            if self.active(ctx).is_empty() {
+                break;
+            }
             Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
         }
         if !rescue.is_empty() {
-            let failed_here: Vec<String> = ctx
-                .hosts
-                .iter()
-                .filter(|h| !before.contains(*h) && self.hosts.borrow().get(*h).is_some_and(|s| s.failed))
-                .cloned()
-                .collect();
+            let failed_here = self.failed_since(ctx, &before);
             for h in &failed_here {
                 let mut states = self.hosts.borrow_mut();
                 let state = states.entry(h.clone()).or_default();
                 state.failed = false;
-                state.stats.failed = state.stats.failed.saturating_sub(1);
-                state.stats.rescued += 1;
+                if !state.forced {
+                    state.stats.failed = state.stats.failed.saturating_sub(1);
+                    state.stats.rescued += 1;
+                }
+                state.forced = false;
             }
-            if !failed_here.is_empty() {
+            if !failed_here.is_empty() && !ctx.stop {
                 let saved = std::mem::replace(&mut ctx.hosts, failed_here);
                 for t in rescue {
+                    if ctx.stop || self.active(ctx).is_empty() {
+                        break;
+                    }
                     Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
                 }
                 ctx.hosts = saved;
             }
         }
+        if always.is_empty() || ctx.stop {
+            return Ok(());
+        }
+
+        // Hosts that failed in the block or its rescue run `always` too, then stay failed.
+        let failed_here = self.failed_since(ctx, &before);
+        let mut held = Vec::new();
+        for h in &failed_here {
+            if let Some(state) = self.hosts.borrow_mut().get_mut(h) {
+                held.push((h.clone(), state.forced));
+                state.failed = false;
+                state.forced = false;
+            }
+        }
         for t in always {
+            if ctx.stop || self.active(ctx).is_empty() {
+                break;
+            }
             Box::pin(self.run_task(ctx, &inherit(t), false)).await?;
         }
+        for (h, forced) in held {
+            if let Some(state) = self.hosts.borrow_mut().get_mut(&h) {
+                if !state.failed && !state.unreachable {
+                    state.failed = true;
+                    state.forced = forced;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The hosts of the task list that failed since `before` was taken (not unreachable,
+    /// not ended by `meta: end_host`).
+    fn failed_since(&self, ctx: &PlayCtx<'_>, before: &HashSet<String>) -> Vec<String> {
+        let states = self.hosts.borrow();
+        ctx.hosts
+            .iter()
+            .filter(|h| !before.contains(*h) && !ctx.ended.contains(*h))
+            .filter(|h| states.get(*h).is_some_and(|s| s.failed && !s.unreachable))
+            .cloned()
+            .collect()
     }
 }

@@ -1,6 +1,8 @@
 //! The fact cache between runs, in Ansible's jsonfile layout: one JSON object per host in
 //! the cache folder, gathered facts under their `ansible_` names and `set_fact` values kept
-//! with `cacheable` under their own. A file older than the timeout is ignored.
+//! with `cacheable` under their own, and `_ansible_facts_gathered` once facts were gathered.
+//! A file older than the timeout is ignored. Files are replaced whole (written beside, then
+//! renamed), each time a host's entry changes.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -35,18 +37,26 @@ pub fn save(cache: &FactCache, host: &str, values: &Vars) -> Result<()> {
     write_new(&path, &text).with_context(|| format!("fact cache: writing {}", path.display()))
 }
 
-/// Writes through a temporary file, so that a reader never sees half a file.
+/// Writes through a temporary file in the same folder (named for the host and this
+/// process), so that a reader, or a run that is killed, never leaves half a file.
 fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("mestral-tmp");
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.mestral-tmp", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
 }
+
+/// The marker of an entry whose host had its facts gathered (Ansible's name for it).
+pub const GATHERED: &str = "_ansible_facts_gathered";
 
 /// Splits a cache entry into facts (the `ansible_` names, prefix removed) and other values.
 pub fn split(entry: &Vars) -> (Vars, Vars) {
     let mut facts = Vars::new();
     let mut values = Vars::new();
     for (k, v) in entry {
+        if k == GATHERED {
+            continue;
+        }
         match k.strip_prefix("ansible_") {
             Some(name) => facts.insert(name.to_string(), v.clone()),
             None => values.insert(k.clone(), v.clone()),
@@ -78,6 +88,7 @@ mod tests {
         };
         let mut entry = prefixed(&json!({"hostname": "a"}).as_object().unwrap().clone());
         entry.insert("kept".into(), json!(1));
+        entry.insert(GATHERED.into(), json!(true));
         save(&cache, "alpha", &entry).unwrap();
         let loaded = load(&cache, "alpha").unwrap();
         assert_eq!(loaded, entry);
@@ -85,6 +96,12 @@ mod tests {
         assert_eq!(Value::Object(facts), json!({"hostname": "a"}));
         assert_eq!(Value::Object(values), json!({"kept": 1}));
         assert_eq!(load(&cache, "beta"), None);
+        // Nothing but the host's file is left in the folder.
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["alpha".to_string()]);
 
         // A file older than the timeout is not used.
         std::thread::sleep(Duration::from_millis(1100));

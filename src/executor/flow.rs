@@ -149,8 +149,10 @@ impl Runner {
         vars
     }
 
-    /// After a task failed on some host: `any_errors_fatal` stops the play, and so does a
-    /// share of failed hosts in the batch above `max_fail_percentage`.
+    /// After a task failed on some host: a share of failed hosts in the batch above
+    /// `max_fail_percentage` stops the play at once. With `any_errors_fatal` every other
+    /// host of the batch fails too, as Ansible's linear strategy has it: a host inside a
+    /// block goes on to the block's `rescue` (or `always`), any other host stops there.
     pub(super) fn after_failure(&self, ctx: &mut PlayCtx<'_>, task: &Task) {
         // The free strategy runs hosts apart: neither limit applies, as in Ansible.
         if ctx.free.is_some() {
@@ -171,9 +173,18 @@ impl Runner {
             Some(pct) => failed as f64 * 100.0 > pct * ctx.batch.len() as f64,
             None => false,
         };
-        if fatal || too_many {
+        if too_many {
             ctx.stop = true;
             ctx.abort = true;
+        } else if fatal {
+            let mut states = self.hosts.borrow_mut();
+            for host in ctx.batch.iter().filter(|h| !ctx.ended.contains(*h)) {
+                let state = states.entry(host.clone()).or_default();
+                if !state.failed && !state.unreachable {
+                    state.failed = true;
+                    state.forced = true;
+                }
+            }
         }
     }
 
@@ -222,11 +233,13 @@ impl Runner {
                 for host in chosen {
                     if let Some(state) = self.hosts.borrow_mut().get_mut(&host) {
                         state.facts.clear();
+                        state.gathered = false;
                         // Ansible's clear_facts empties the host's fact cache too.
                         if self.opts.fact_cache.is_some() {
                             state.cache = Some(Vars::new());
                         }
                     }
+                    self.save_fact_cache(&host);
                 }
             }
             "end_play" | "end_batch" | "noop" | "refresh_inventory" | "clear_host_errors" => {}

@@ -37,13 +37,23 @@ pub(super) struct FreeShared {
 
 const RUN_ONCE_WARNING: &str = "Using run_once with the free strategy is not currently \
      supported. This task will still be executed for every host in the inventory list.";
+const MAX_FAIL_WARNING: &str = "Using max_fail_percentage with the free strategy is not \
+     supported, as tasks are executed independently on each host";
 const FATAL_WARNING: &str = "Using any_errors_fatal with the free strategy is not supported, \
      as tasks are executed independently on each host";
 
 impl Runner {
     /// One `serial` batch under the `free` strategy: every host runs the batch on its own.
     pub(super) async fn run_free_batch(&self, ctx: &mut PlayCtx<'_>) -> Result<()> {
-        *self.free.borrow_mut() = FreeShared::default();
+        // Ansible prints each warning once a run, whatever the batch.
+        let warned = std::mem::take(&mut self.free.borrow_mut().warned);
+        *self.free.borrow_mut() = FreeShared {
+            warned,
+            ..FreeShared::default()
+        };
+        if ctx.play.max_fail_percentage.is_some() {
+            self.warn_once(MAX_FAIL_WARNING);
+        }
         let slots = Arc::new(Semaphore::new(self.opts.forks.max(1)));
         let mut ctxs: Vec<PlayCtx<'_>> = ctx
             .hosts
@@ -125,12 +135,16 @@ impl Runner {
             wanted.push(FATAL_WARNING);
         }
         for text in wanted {
-            let mut shared = self.free.borrow_mut();
-            if !shared.warned.iter().any(|w| w == text) {
-                shared.warned.push(text.to_string());
-                drop(shared);
-                self.reporter.warning(text);
-            }
+            self.warn_once(text);
+        }
+    }
+
+    fn warn_once(&self, text: &str) {
+        let mut shared = self.free.borrow_mut();
+        if !shared.warned.iter().any(|w| w == text) {
+            shared.warned.push(text.to_string());
+            drop(shared);
+            self.reporter.warning(text);
         }
     }
 

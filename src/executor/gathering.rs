@@ -1,5 +1,6 @@
-//! Facts around the tasks: gathering at the start of a batch, the fact cache read before
-//! the run and written after it, and a host's failure outside any task.
+//! Facts around the tasks: gathering at the start of a batch (not again for a host whose
+//! facts are known, with `gathering = smart`), the fact cache read before the run and
+//! written whenever a host's entry changes, and a host's failure outside any task.
 
 use super::{factcache, facts, PlayCtx, Runner};
 use crate::output::{HostReport, Status};
@@ -7,7 +8,14 @@ use crate::vars::Vars;
 
 impl Runner {
     pub(super) async fn gather_facts(&self, ctx: &mut PlayCtx<'_>) {
-        let hosts = self.active(ctx);
+        let mut hosts = self.active(ctx);
+        if self.opts.gathering == crate::config::Gathering::Smart {
+            let states = self.hosts.borrow();
+            hosts.retain(|h| !states.get(h).is_some_and(|s| s.gathered));
+        }
+        if hosts.is_empty() {
+            return;
+        }
         self.task_banner(ctx, "Gathering Facts", None, false, &hosts);
         let ctx = &*ctx;
         let pool = &self.pool;
@@ -39,12 +47,16 @@ impl Runner {
             let state = states.entry(host.clone()).or_default();
             match result {
                 Ok(facts) => {
+                    state.gathered = true;
                     if self.opts.fact_cache.is_some() {
                         let cache = state.cache.get_or_insert_with(Vars::new);
                         cache.extend(factcache::prefixed(&facts));
+                        cache.insert(factcache::GATHERED.into(), serde_json::json!(true));
                     }
                     state.facts.extend(facts);
                     state.stats.ok += 1;
+                    drop(states);
+                    self.save_fact_cache(host);
                     let result = serde_json::json!({"changed": false});
                     self.reporter
                         .host_result(&HostReport::single(host, Status::Ok, &result, None));
@@ -70,22 +82,25 @@ impl Runner {
                 let state = states.entry(host.name.clone()).or_default();
                 state.facts.extend(facts);
                 state.registered.extend(values);
+                state.gathered = entry.get(factcache::GATHERED) == Some(&serde_json::json!(true));
                 state.cache = Some(entry);
             }
         }
     }
 
-    /// Writes what the cache holds for each host that has something in it.
-    pub(super) fn save_fact_cache(&self) {
+    /// Writes what the cache holds for `host`, if there is a cache and an entry for it.
+    pub(super) fn save_fact_cache(&self, host: &str) {
         let Some(cache) = &self.opts.fact_cache else {
             return;
         };
-        for (host, state) in self.hosts.borrow().iter() {
-            if let Some(entry) = &state.cache {
-                if let Err(e) = factcache::save(cache, host, entry) {
-                    self.reporter.warning(&format!("{e:#}"));
-                }
-            }
+        let states = self.hosts.borrow();
+        let Some(entry) = states.get(host).and_then(|s| s.cache.as_ref()) else {
+            return;
+        };
+        let saved = factcache::save(cache, host, entry);
+        drop(states);
+        if let Err(e) = saved {
+            self.reporter.warning(&format!("{e:#}"));
         }
     }
 

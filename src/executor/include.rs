@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::run_task::{item_scope, TaskRun};
 use super::{scope, PlayCtx, Runner};
-use crate::output::{HostReport, Status};
+use crate::output::{HostReport, ResultLine, Status};
 use crate::playbook::{load_included_role, load_task_file, IncludeKind, Task};
 use crate::vars::{Scope, Value, Vars};
 
@@ -24,6 +24,7 @@ impl Runner {
         task: &Task,
         kind: IncludeKind,
         args: &Value,
+        apply: Option<&Task>,
     ) -> Result<()> {
         let mut hosts = self.active(ctx);
         if task.run_once && ctx.free.is_none() {
@@ -52,13 +53,16 @@ impl Runner {
         // Which hosts include what.
         let mut groups: Vec<Group> = Vec::new();
         let mut failures: Vec<(String, String)> = Vec::new();
-        let mut skipped: Vec<String> = Vec::new();
+        // Per host, the labels of loop items its condition skipped.
+        let mut skipped: Vec<(String, Vec<String>)> = Vec::new();
         for host in &hosts {
             let vars = self.task_vars(ctx, host, task);
             let host_scope = Scope::new(vars, hostvars.clone());
             match self.included_by(&run, host, &host_scope, args) {
-                Ok(None) => skipped.push(host.clone()),
-                Ok(Some(entries)) => {
+                Ok((entries, items_skipped)) => {
+                    if !items_skipped.is_empty() || entries.is_empty() {
+                        skipped.push((host.clone(), items_skipped));
+                    }
                     for (args, item) in entries {
                         let same = groups.iter_mut().find(|g| {
                             g.args == args
@@ -84,15 +88,29 @@ impl Runner {
         for host in &hosts {
             let mut states = self.hosts.borrow_mut();
             let state = states.entry(host.clone()).or_default();
-            if skipped.contains(host) {
-                state.stats.skipped += 1;
+            let included = groups.iter().any(|g| g.hosts.contains(host));
+            if let Some((_, items)) = skipped.iter().find(|(h, _)| h == host) {
+                // Each item the condition skipped, then the task's line if nothing is left.
                 let result = serde_json::json!({"changed": false, "skipped": true});
-                self.reporter.host_result(&HostReport::single(
-                    host,
-                    Status::Skipped,
-                    &result,
-                    None,
-                ));
+                let mut report =
+                    HostReport::single(host, Status::Skipped, &result, None);
+                let mut lines: Vec<ResultLine<'_>> = items
+                    .iter()
+                    .map(|label| ResultLine {
+                        status: Status::Skipped,
+                        item: Some(label),
+                        detail: None,
+                        diffs: &[],
+                    })
+                    .collect();
+                if included {
+                    state.stats.ok += 1;
+                } else {
+                    state.stats.skipped += 1;
+                    lines.append(&mut report.lines);
+                }
+                report.lines = lines;
+                self.reporter.host_result(&report);
             } else if let Some((_, msg)) = failures.iter().find(|(h, _)| h == host) {
                 let detail = serde_json::json!({"changed": false, "msg": msg});
                 if task.ignore_errors {
@@ -112,7 +130,8 @@ impl Runner {
         }
         let mut loaded = Vec::new();
         for group in &groups {
-            let (shown, tasks, handlers) = match self.load_group(ctx, task, kind, group) {
+            let found = self.load_group(ctx, task, kind, group);
+            let (shown, mut tasks, handlers) = match found {
                 Ok(found) => found,
                 Err(e) => {
                     for host in &group.hosts {
@@ -121,15 +140,19 @@ impl Runner {
                     continue;
                 }
             };
-            if kind == IncludeKind::Tasks {
-                let item = match &group.item {
-                    Some((_, _, label)) => format!(" => (item={label})"),
-                    None => String::new(),
-                };
-                self.reporter.plain(&format!(
-                    "included: {shown} for {}{item}\n",
-                    group.hosts.join(", ")
-                ));
+            let item = match &group.item {
+                Some((_, _, label)) => format!(" => (item={label})"),
+                None => String::new(),
+            };
+            self.reporter.plain(&format!(
+                "included: {shown} for {}{item}\n",
+                group.hosts.join(", ")
+            ));
+            // `apply:` gives its keywords to every included task, as a block would.
+            if let Some(parent) = apply {
+                for t in &mut tasks {
+                    crate::playbook::inherit_from(t, parent);
+                }
             }
             ctx.handlers.extend(handlers);
             loaded.push((group.hosts.clone(), tasks));
@@ -151,8 +174,9 @@ impl Runner {
         Ok(())
     }
 
-    /// What `host` includes: for each loop item (or once), the rendered arguments; `None`
-    /// when the condition is false.
+    /// What `host` includes: for each loop item (or once) whose condition holds, the
+    /// rendered arguments; and the labels of the loop items the condition skipped. The
+    /// condition is checked per item, as Ansible does.
     #[allow(clippy::type_complexity)]
     fn included_by(
         &self,
@@ -160,19 +184,22 @@ impl Runner {
         host: &str,
         host_scope: &Scope,
         args: &Value,
-    ) -> Result<Option<Vec<(Vars, Option<(Value, usize, String)>)>>, String> {
+    ) -> Result<(Vec<(Vars, Option<(Value, usize, String)>)>, Vec<String>), String> {
         let task = run.task;
-        for cond in &task.when {
-            match self.templar.eval_bool(cond, host_scope) {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
-                Err(e) => {
-                    return Err(format!(
-                        "{}: the conditional check '{cond}' failed: {e}",
-                        task.origin
-                    ))
+        let holds = |scope: &Scope| -> Result<bool, String> {
+            for cond in &task.when {
+                let ok = self.templar.eval_bool(cond, scope).map_err(|e| {
+                    format!("{}: the conditional check '{cond}' failed: {e}", task.origin)
+                })?;
+                if !ok {
+                    return Ok(false);
                 }
             }
+            Ok(true)
+        };
+        let looped = task.loop_items.is_some();
+        if !looped && !holds(host_scope)? {
+            return Ok((Vec::new(), Vec::new()));
         }
         let entries: Vec<(Scope, Option<(Value, usize, String)>)> =
             match run.loop_items(host_scope)? {
@@ -188,7 +215,12 @@ impl Runner {
                     .collect(),
             };
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         for (s, item) in entries {
+            if looped && !holds(&s)? {
+                skipped.extend(item.map(|(_, _, label)| label));
+                continue;
+            }
             let rendered = self.templar.render_value(args, &s).map_err(|e| {
                 format!(
                     "{}: task '{}' on {host}: {e}",
@@ -204,7 +236,7 @@ impl Runner {
             };
             out.push((map, item));
         }
-        Ok(Some(out))
+        Ok((out, skipped))
     }
 
     /// The tasks and handlers a group includes, and the text shown for the included file.
@@ -239,7 +271,8 @@ impl Runner {
             IncludeKind::Role => {
                 let (tasks, handlers) =
                     load_included_role(&group.args, &task.origin, &ctx.playbook_dir, roles_path)?;
-                (String::new(), tasks, handlers)
+                let name = group.args.get("name").map(crate::vars::as_text);
+                (name.unwrap_or_default(), tasks, handlers)
             }
         };
 

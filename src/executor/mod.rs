@@ -60,6 +60,8 @@ pub struct Options {
     pub step: bool,
     /// Facts kept between runs (`fact_caching = jsonfile`).
     pub fact_cache: Option<crate::config::FactCache>,
+    /// When plays gather facts (`gathering`).
+    pub gathering: crate::config::Gathering,
 }
 
 /// What the run ended with, for the exit code.
@@ -78,9 +80,15 @@ struct HostState {
     registered: Vars,
     stats: Stats,
     failed: bool,
+    /// Failed because another host's failure was fatal (`any_errors_fatal`): not counted in
+    /// the recap, and a `rescue` takes the host back without counting it as rescued.
+    forced: bool,
     unreachable: bool,
-    /// What the fact cache holds for the host, when there is a cache: written at the end.
+    /// What the fact cache holds for the host, when there is a cache: written each time it
+    /// changes, so that an interrupted run keeps what it learned.
     cache: Option<Vars>,
+    /// Facts were gathered for the host, in this run or a cached one (`gathering = smart`).
+    gathered: bool,
 }
 
 /// Runs playbooks against an inventory.
@@ -126,7 +134,6 @@ impl Runner {
             }
         }
         self.pool.close_all().await;
-        self.save_fact_cache();
         let states = self.hosts.borrow();
         // The recap lists hosts sorted by name, as ansible-playbook's does.
         let mut order = self.order.borrow().clone();
@@ -239,7 +246,11 @@ impl Runner {
     /// One batch of hosts (the whole play without `serial`): facts, tasks, handlers.
     async fn run_batch(&self, ctx: &mut PlayCtx<'_>) -> Result<()> {
         let play = ctx.play;
-        if play.gather_facts {
+        let gather = match self.opts.gathering {
+            crate::config::Gathering::Explicit => play.gather_facts == Some(true),
+            _ => play.gather_facts != Some(false),
+        };
+        if gather {
             self.gather_facts(ctx).await;
         }
         let tasks: Vec<&Task> = play
@@ -315,7 +326,7 @@ struct PlayCtx<'a> {
     handlers: Vec<Task>,
     /// Hosts that `meta: end_host` took out of the play.
     ended: HashSet<String>,
-    /// No more tasks in this batch (`any_errors_fatal`, `max_fail_percentage`, `meta`).
+    /// No more tasks in this batch (`max_fail_percentage`, `meta`).
     stop: bool,
     /// No more batches either.
     abort: bool,

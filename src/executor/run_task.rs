@@ -10,7 +10,7 @@ use super::result::OneResult;
 use super::{builtin, escalation, Options, Pool};
 use crate::connection::Unreachable;
 use crate::modules::{self, FileDiff, ModuleCtx};
-use crate::output::{HostReport, Reporter, ResultLine, Status};
+use crate::output::{py_str, HostReport, Reporter, ResultLine, Status};
 use crate::playbook::{Action, Play, Task};
 use crate::template::Templar;
 use crate::vars::{as_bool, as_text, Scope, Value, Vars};
@@ -184,7 +184,7 @@ impl TaskRun<'_> {
         }
         let status = if any_failed {
             Status::Failed
-        } else if all_skipped && !lines.is_empty() {
+        } else if all_skipped {
             Status::Skipped
         } else if any_changed {
             Status::Changed
@@ -205,7 +205,8 @@ impl TaskRun<'_> {
         }
         let ignored = any_failed && task.ignore_errors;
         let summary = any_failed.then(|| json!({"changed": any_changed, "msg": msg}));
-        if lines.is_empty() {
+        // A loop skipped on every item (or over nothing) ends in the task's own line.
+        if all_skipped {
             lines.push(ItemLine {
                 status: Status::Skipped,
                 label: None,
@@ -255,14 +256,16 @@ impl TaskRun<'_> {
         Ok(Some(files.into_iter().map(Value::String).collect()))
     }
 
-    /// The text shown for an item: `loop_control.label` rendered, else the item itself.
+    /// The text shown for an item, as Python's `str()` shows it (`['a', 'b']`, `True`):
+    /// `loop_control.label` rendered to its native value, else the item itself.
     pub fn label(&self, item_scope: &Scope, item: &Value) -> String {
         match &self.task.loop_label {
             Some(l) => self
                 .templar
-                .render_str(l, item_scope)
+                .render_value(&Value::String(l.clone()), item_scope)
+                .map(|v| py_str(&v))
                 .unwrap_or_else(|_| l.clone()),
-            None => label_of(item),
+            None => py_str(item),
         }
     }
 
@@ -331,8 +334,13 @@ impl TaskRun<'_> {
             if matches!(r.status, Status::Unreachable | Status::Skipped) {
                 return r;
             }
+            let Some(until) = &task.until else {
+                self.apply_conditions(&mut r, scope);
+                return r;
+            };
+            // `attempts` is there for `changed_when`, `failed_when` and `until`, as in Ansible.
+            r.registered["attempts"] = json!(attempt);
             self.apply_conditions(&mut r, scope);
-            let Some(until) = &task.until else { return r };
             let done = match self.with_registered(scope, &r.registered) {
                 Some(s) => match self.templar.eval_bool(until, &s) {
                     Ok(done) => done,
@@ -344,7 +352,6 @@ impl TaskRun<'_> {
                 },
                 None => true,
             };
-            r.registered["attempts"] = json!(attempt);
             if done || attempt > task.retries {
                 if !done {
                     r.status = Status::Failed;
@@ -608,14 +615,6 @@ pub(super) fn item_scope(task: &Task, scope: &Scope, item: &Value, index: usize)
     Scope {
         vars: std::sync::Arc::new(vars),
         hostvars: scope.hostvars.clone(),
-    }
-}
-
-/// The label Ansible prints for a loop item: the text of a scalar, JSON otherwise.
-fn label_of(item: &Value) -> String {
-    match item {
-        Value::String(s) => s.clone(),
-        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 

@@ -8,7 +8,7 @@ use super::run_task::{HostOutcome, TaskRun};
 use super::{factcache, flow, scope, PlayCtx, Runner};
 use crate::output::Status;
 use crate::playbook::{Action, Play, Task};
-use crate::vars::Vars;
+use crate::vars::{Value, Vars};
 
 impl Runner {
     /// `--tags` / `--skip-tags` with Ansible's `always` and `never`.
@@ -87,8 +87,8 @@ impl Runner {
         if self.opts.step && !flow::step_confirms(&task.display_name())? {
             return Ok(());
         }
-        if let Action::Include { kind, args } = &task.action {
-            return self.run_include(ctx, task, *kind, args).await;
+        if let Action::Include { kind, args, apply } = &task.action {
+            return self.run_include(ctx, task, *kind, args, apply.as_deref()).await;
         }
         if task.module_name() == Some("meta") {
             return self.run_meta(ctx, task).await;
@@ -177,6 +177,13 @@ impl Runner {
         } else {
             vec![host.to_string()]
         };
+        let cacheable = self.opts.fact_cache.is_some()
+            && !outcome.facts.is_empty()
+            && self.is_cacheable(ctx, task, host);
+        let gathered = task.module_name() == Some("setup")
+            && matches!(outcome.status, Status::Ok | Status::Changed);
+        // Hosts whose cache entry changed, written once the states are updated.
+        let mut to_save = Vec::new();
         let mut states = self.hosts.borrow_mut();
         for target in targets {
             let state = states.entry(target.clone()).or_default();
@@ -186,23 +193,29 @@ impl Runner {
                     .insert(name.clone(), outcome.registered.clone());
             }
             // `delegate_facts` gives the facts to the host the task was delegated to.
-            let owner = match (&outcome.delegated, task.delegate_facts) {
+            let owner_name = match (&outcome.delegated, task.delegate_facts) {
                 (Some(d), true) => d.clone(),
                 _ => target.clone(),
             };
-            let state = states.entry(owner).or_default();
+            let state = states.entry(owner_name.clone()).or_default();
             for (k, v) in &outcome.facts {
                 state.registered.insert(k.clone(), v.clone());
             }
             for (k, v) in &outcome.ansible_facts {
                 state.facts.insert(k.clone(), v.clone());
             }
-            if self.opts.fact_cache.is_some() {
+            state.gathered |= gathered;
+            let changes_cache = !outcome.ansible_facts.is_empty() || cacheable;
+            if self.opts.fact_cache.is_some() && changes_cache {
                 let cache = state.cache.get_or_insert_with(Vars::new);
                 cache.extend(factcache::prefixed(&outcome.ansible_facts));
-                if is_cacheable(task) {
+                if gathered {
+                    cache.insert(factcache::GATHERED.into(), serde_json::json!(true));
+                }
+                if cacheable {
                     cache.extend(outcome.facts.clone());
                 }
+                to_save.push(owner_name.clone());
             }
             if outcome.status == Status::Changed {
                 for n in &task.notify {
@@ -234,16 +247,31 @@ impl Runner {
                 state.unreachable = true;
             }
         }
+        drop(states);
+        for owner in to_save {
+            self.save_fact_cache(&owner);
+        }
     }
-}
 
-/// `set_fact` with `cacheable: yes`.
-fn is_cacheable(task: &Task) -> bool {
-    match &task.action {
-        Action::Module { args, .. } => args
-            .get("cacheable")
-            .and_then(crate::vars::as_bool)
-            .unwrap_or(false),
-        _ => false,
+    /// `set_fact` with `cacheable` true, the value rendered with the host's variables when
+    /// it is a template (`cacheable: "{{ keep }}"`).
+    fn is_cacheable(&self, ctx: &PlayCtx<'_>, task: &Task, host: &str) -> bool {
+        let Action::Module { args, .. } = &task.action else {
+            return false;
+        };
+        let Some(raw) = args.get("cacheable") else {
+            return false;
+        };
+        let value = match raw {
+            Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                let scope = self.scope_for(self.task_vars(ctx, host, task));
+                match self.templar.render_value(raw, &scope) {
+                    Ok(v) => v,
+                    Err(_) => return false,
+                }
+            }
+            other => other.clone(),
+        };
+        crate::vars::as_bool(&value).unwrap_or(false)
     }
 }

@@ -7,6 +7,7 @@
 mod echo;
 mod json;
 mod live;
+mod pyrepr;
 pub mod secrets;
 mod summary;
 mod text;
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 use crate::modules::FileDiff;
 use summary::{RunLog, TaskClock};
+pub use pyrepr::{py_repr, py_str};
 pub use text::{banner_line, bytes, one_line, pretty, seconds};
 
 /// The counts shown for one host in the recap.

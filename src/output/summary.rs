@@ -158,7 +158,7 @@ const SLOWEST: usize = 10;
 /// `--timing`: the slowest tasks, slowest first.
 pub fn timing_text(tasks: &[(String, Option<String>, Duration)]) -> String {
     let mut sorted: Vec<&(String, Option<String>, Duration)> = tasks.iter().collect();
-    sorted.sort_by(|a, b| b.2.cmp(&a.2));
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.2));
     let mut text = format!("{}\n", banner_line("SLOWEST TASKS"));
     for (name, origin, took) in sorted.into_iter().take(SLOWEST) {
         let at = origin

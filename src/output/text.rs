@@ -38,6 +38,8 @@ pub fn result_line(
     match (item, status) {
         // Ansible: `failed: [h] (item=x) => {...}` but `ok: [h] => (item=x)`.
         (Some(item), Status::Failed) => line.push_str(&format!(" (item={item})")),
+        // A skipped item's line ends in a space in ansible-playbook's output.
+        (Some(item), Status::Skipped) => line.push_str(&format!(" => (item={item}) ")),
         (Some(item), _) => line.push_str(&format!(" => (item={item})")),
         (None, _) => {}
     }
@@ -240,7 +242,7 @@ mod tests {
     fn result_lines_like_ansible() {
         console::set_colors_enabled(false);
         let fail = serde_json::json!({"msg": "x"});
-        let cases: [(Status, Option<&str>, Option<&str>, Option<&Value>, &str); 5] = [
+        let cases: [(Status, Option<&str>, Option<&str>, Option<&Value>, &str); 6] = [
             (Status::Ok, None, None, None, "ok: [h]\n"),
             (
                 Status::Changed,
@@ -250,6 +252,7 @@ mod tests {
                 "changed: [h -> d] => (item=i)\n",
             ),
             (Status::Skipped, Some("h"), None, None, "skipping: [h]\n"),
+            (Status::Skipped, None, Some("i"), None, "skipping: [h] => (item=i) \n"),
             (
                 Status::Failed,
                 None,

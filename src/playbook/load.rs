@@ -296,7 +296,7 @@ fn parse_play(map: Mapping, origin: Origin, dir: &Path, roles_path: &[PathBuf]) 
         vars_files,
         escalate: flag("become"),
         become_user: str_of(&map, "become_user"),
-        gather_facts: flag("gather_facts").unwrap_or(true),
+        gather_facts: flag("gather_facts"),
         gather_subset: list_of_str(&map, "gather_subset"),
         remote_user: str_of(&map, "remote_user"),
         connection: str_of(&map, "connection"),

@@ -64,6 +64,8 @@ pub enum Action {
     Include {
         kind: IncludeKind,
         args: Value,
+        /// `apply:`: keywords the included tasks inherit, as from an enclosing block.
+        apply: Option<Box<Task>>,
     },
 }
 
@@ -166,7 +168,8 @@ pub struct Play {
     pub vars_files: Vec<String>,
     pub escalate: Option<bool>,
     pub become_user: Option<String>,
-    pub gather_facts: bool,
+    /// `gather_facts` as written: unset gathers unless `gathering = explicit`.
+    pub gather_facts: Option<bool>,
     /// `gather_subset` for the facts gathered at the play's start.
     pub gather_subset: Vec<String>,
     pub remote_user: Option<String>,

@@ -216,12 +216,19 @@ fn parse_task(
             } else {
                 IncludeKind::Role
             };
-            let args = match &raw_args {
+            let apply = match &raw_args {
+                Yaml::Mapping(m) => apply_keywords(m, &short, &origin, role)?,
+                _ => None,
+            };
+            let mut args = match &raw_args {
                 Yaml::String(s) if kind == IncludeKind::Tasks && !s.contains('=') => {
                     serde_json::json!({ "file": s })
                 }
                 other => module_args(&short, other).map_err(|e| at(e.to_string()))?,
             };
+            if let Some(map) = args.as_object_mut() {
+                map.remove("apply");
+            }
             if kind == IncludeKind::Tasks {
                 if let Some(key) = args.as_object().and_then(|m| {
                     m.keys()
@@ -230,7 +237,7 @@ fn parse_task(
                     bail!("{origin}: include_tasks option '{key}' is not supported yet");
                 }
             }
-            task.action = Action::Include { kind, args };
+            task.action = Action::Include { kind, args, apply };
             return Ok(vec![task]);
         }
         _ => {}
@@ -256,6 +263,51 @@ fn parse_task(
     super::preflight::parameters(&short, &args, &task.origin)?;
     task.action = Action::Module { name: short, args };
     Ok(vec![task])
+}
+
+/// The keywords an include's `apply` may give the tasks it brings in: those of a block.
+const APPLY_KEYS: &[&str] = &[
+    "when",
+    "tags",
+    "become",
+    "become_user",
+    "vars",
+    "environment",
+    "ignore_errors",
+    "no_log",
+    "check_mode",
+    "diff",
+    "any_errors_fatal",
+    "delegate_to",
+    "run_once",
+    "throttle",
+];
+
+/// An include's `apply:` as a block-like task whose keywords the included tasks inherit.
+fn apply_keywords(
+    args: &Mapping,
+    module: &str,
+    origin: &Origin,
+    role: Option<&Arc<Role>>,
+) -> Result<Option<Box<Task>>> {
+    let Some(apply) = args.get("apply") else {
+        return Ok(None);
+    };
+    let Yaml::Mapping(map) = apply else {
+        bail!("{origin}: {module}: 'apply' must be a mapping of task keywords");
+    };
+    for key in map.keys() {
+        let key = key.as_str().unwrap_or_default();
+        if !APPLY_KEYS.contains(&key) {
+            bail!(
+                "{origin}: {module}: apply: '{key}' cannot be applied to included tasks \
+                 (one of {})",
+                APPLY_KEYS.join(", ")
+            );
+        }
+    }
+    let parent = base_task(map, origin.clone(), role).map_err(|e| anyhow!("{origin}: {e}"))?;
+    Ok(Some(Box::new(parent)))
 }
 
 /// Statically inlines another task file; its tasks inherit the importer's conditions, tags
