@@ -89,3 +89,59 @@ fn conditions_on_undefined_names_fail_unless_guarded_or_not_reached() {
     assert_eq!(text(&out), want);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Inside `rescue:` the failed task and its result are `ansible_failed_task` and
+/// `ansible_failed_result`; a rescued failure (or an ignored one) stays out of the failure
+/// summary, which lists only the failure nothing handled.
+#[test]
+fn rescue_sees_the_failed_task_and_only_unhandled_failures_are_summarised() {
+    let s = Scratch::new("trial-rescue");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  tasks:\n\
+         \x20   - block:\n        - name: boom\n          fail: {msg: first}\n\
+         \x20       - debug: {msg: never}\n      rescue:\n\
+         \x20       - debug:\n            msg: \"{{ ansible_failed_task.name }} \
+         {{ ansible_failed_task.action }} {{ ansible_failed_task.args.msg }} \
+         {{ ansible_failed_result.msg }} {{ ansible_failed_result.failed }}\"\n\
+         \x20   - block:\n        - fail: {msg: second}\n          ignore_errors: true\n\
+         \x20       - name: third\n          fail: {msg: third}\n      rescue:\n\
+         \x20       - debug: {msg: \"{{ ansible_failed_task.name }}\"}\n\
+         \x20   - name: unrescued\n      fail: {msg: last}\n",
+    );
+    let out = mestral(&s.0, &["pb.yml"], &[]);
+    let fatal = |msg: &str| {
+        format!("fatal: [alpha]: FAILED! => {{\"changed\": false, \"msg\": \"{msg}\"}}\n")
+    };
+    let want = [
+        banner("PLAY [web]"),
+        task("boom"),
+        fatal("first"),
+        task("debug"),
+        debug("alpha", "boom fail first first True"),
+        task("fail"),
+        fatal("second"),
+        "...ignoring\n".to_string(),
+        task("third"),
+        fatal("third"),
+        task("debug"),
+        debug("alpha", "third"),
+        task("unrescued"),
+        fatal("last"),
+        banner("PLAY RECAP"),
+        "alpha                      : ok=3    changed=0    unreachable=0    failed=1    \
+         skipped=0    rescued=2    ignored=1   \n\n"
+            .to_string(),
+    ]
+    .concat();
+    assert_eq!(text(&out), want);
+    assert_eq!(
+        errors(&out),
+        format!(
+            "{}FAILED: [alpha] TASK [unrescued] (pb.yml:18)\n    msg: last\n",
+            banner("FAILURES")
+        )
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

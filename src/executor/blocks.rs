@@ -87,6 +87,12 @@ impl Runner {
                 state.failed = false;
                 state.stats.failed = state.stats.failed.saturating_sub(1);
                 state.stats.rescued += 1;
+                if let Some((task, result)) = state.failed_with.take() {
+                    state.registered.insert("ansible_failed_task".into(), task);
+                    state.registered.insert("ansible_failed_result".into(), result);
+                }
+                // A rescued failure is handled: it leaves the failure summary.
+                self.reporter.rescued(h);
             }
             if !failed_here.is_empty() {
                 let saved = std::mem::replace(&mut ctx.hosts, failed_here);

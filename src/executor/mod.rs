@@ -78,6 +78,9 @@ struct HostState {
     registered: Vars,
     stats: Stats,
     failed: bool,
+    /// The task that last failed on the host and its result, for `ansible_failed_task` and
+    /// `ansible_failed_result` in a `rescue:`.
+    failed_with: Option<(Value, Value)>,
     unreachable: bool,
     /// What the fact cache holds for the host, when there is a cache: written at the end.
     cache: Option<Vars>,

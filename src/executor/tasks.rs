@@ -97,6 +97,10 @@ impl Runner {
         if task.run_once && ctx.free.is_none() {
             hosts.truncate(1);
         }
+        // No banner for a task no host runs (the rest of a block after its hosts failed).
+        if hosts.is_empty() {
+            return Ok(());
+        }
         let name = self.banner_name(ctx, task, hosts.first());
         let origin = task.origin.to_string();
         self.free_warnings(ctx, task);
@@ -228,6 +232,7 @@ impl Runner {
             Status::Failed => {
                 state.stats.failed += 1;
                 state.failed = true;
+                state.failed_with = Some((task.as_value(), outcome.registered.clone()));
             }
             Status::Unreachable => {
                 state.stats.unreachable += 1;
