@@ -285,6 +285,19 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
         }
         return Ok(exit::OK);
     }
+    // Ansible finds out only after running through every play; the same error comes here
+    // before anything runs.
+    if let Some(wanted) = &args.start_at_task {
+        let found = playbooks.iter().flat_map(|pb| &pb.plays).any(|play| {
+            play.tasks.iter().flat_map(|t| t.walk()).any(|t| t.starts_at(wanted))
+        });
+        if !found {
+            bail!(
+                "No matching task \"{wanted}\" found. Note: --start-at-task can only follow \
+                 static includes."
+            );
+        }
+    }
 
     let connection_password = if args.ask_pass {
         Some(rpassword::prompt_password("SSH password: ").context(

@@ -145,3 +145,35 @@ fn rescue_sees_the_failed_task_and_only_unhandled_failures_are_summarised() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--start-at-task` naming no task is Ansible's error (exit 1), given before anything runs;
+/// a task inside a block is found.
+#[test]
+fn start_at_an_unknown_task_is_an_error() {
+    let s = Scratch::new("trial-start");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - name: one\n      debug: {msg: one}\n\
+         \x20   - block:\n        - name: two\n          debug: {msg: two}\n",
+    );
+    let out = mestral(&s.0, &["pb.yml", "--start-at-task", "no such task"], &[]);
+    assert_eq!(text(&out), "");
+    assert_eq!(
+        errors(&out),
+        "ERROR! No matching task \"no such task\" found. Note: --start-at-task can only follow \
+         static includes.\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = mestral(&s.0, &["pb.yml", "--start-at-task", "two"], &[]);
+    let want = [
+        banner("PLAY [web]"),
+        task("two"),
+        debug("alpha", "two"),
+        recap(&[stat("alpha", 1, 0, 0, 0)]),
+    ]
+    .concat();
+    assert_eq!(text(&out), want);
+    assert_eq!(out.status.code(), Some(0));
+}

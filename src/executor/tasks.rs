@@ -79,7 +79,7 @@ impl Runner {
         }
         if !ctx.started {
             let wanted = self.opts.start_at_task.as_deref().unwrap_or_default();
-            if task.display_name() != wanted && task.name.as_deref() != Some(wanted) {
+            if !task.starts_at(wanted) {
                 return Ok(());
             }
             ctx.started = true;

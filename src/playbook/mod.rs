@@ -176,6 +176,23 @@ impl Task {
         })
     }
 
+    /// Whether `--start-at-task NAME` starts at this task: its name, or its banner name
+    /// (`role : name`).
+    pub fn starts_at(&self, wanted: &str) -> bool {
+        self.name.as_deref() == Some(wanted) || self.display_name() == wanted
+    }
+
+    /// This task and every task inside it (blocks, rescues, always), depth first.
+    pub fn walk(&self) -> Vec<&Task> {
+        let mut out = vec![self];
+        if let Action::Block { block, rescue, always } = &self.action {
+            for t in block.iter().chain(rescue).chain(always) {
+                out.extend(t.walk());
+            }
+        }
+        out
+    }
+
     pub fn module_name(&self) -> Option<&str> {
         match &self.action {
             Action::Module { name, .. } => Some(name),
