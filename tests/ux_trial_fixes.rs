@@ -177,3 +177,40 @@ fn start_at_an_unknown_task_is_an_error() {
     assert_eq!(text(&out), want);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A misspelt task keyword is named with its place and the keyword meant, not taken for a
+/// second module.
+#[test]
+fn misspelt_task_keywords_are_named_with_their_place() {
+    let s = Scratch::new("trial-keyword");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    let cases = [
+        (
+            "    - name: show\n      debug: {msg: hi}\n      whenn: x == 1\n",
+            "ERROR! pb.yml:6:7: unknown task keyword 'whenn'; did you mean 'when'?\n",
+        ),
+        (
+            "    - {name: y, debug: {msg: x}, regsiter: out}\n",
+            "ERROR! pb.yml:4:34: unknown task keyword 'regsiter'; did you mean 'register'?\n",
+        ),
+        (
+            "    - name: z\n      ignore_error: true\n      command: /bin/true\n",
+            "ERROR! pb.yml:5:7: unknown task keyword 'ignore_error'; did you mean \
+             'ignore_errors'?\n",
+        ),
+        (
+            "    - debug: {msg: a}\n      frobnicate: 1\n",
+            "ERROR! pb.yml:4: task has two modules, 'debug' and 'frobnicate'\n",
+        ),
+    ];
+    for (tasks, want) in cases {
+        s.write(
+            "pb.yml",
+            &format!("- hosts: web\n  gather_facts: false\n  tasks:\n{tasks}"),
+        );
+        let out = mestral(&s.0, &["pb.yml"], &[]);
+        assert_eq!(errors(&out), want, "{tasks}");
+        assert_eq!(text(&out), "");
+        assert_eq!(out.status.code(), Some(1));
+    }
+}
