@@ -268,7 +268,18 @@ pub async fn run(args: Args) -> Result<u8> {
 /// Runs the command line with the given reporter and returns the exit code.
 pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Result<u8> {
     let sources: Vec<&std::path::Path> = args.inventory.iter().map(|p| p.as_path()).collect();
+    if sources.is_empty() {
+        crate::inventory::warn("No inventory was parsed, only implicit localhost is available");
+        crate::inventory::warn(
+            "provided hosts list is empty, only localhost is available. Note that the implicit \
+             localhost does not match 'all'",
+        );
+    }
     let mut inventory = Inventory::load(&sources)?;
+    // A limit that matches nothing is an error before any play banner is printed.
+    if let Some(limit) = &args.limit {
+        inventory.select_limit(limit)?;
+    }
     let mut playbooks = Vec::new();
     for path in &args.playbooks {
         if !path.is_file() {

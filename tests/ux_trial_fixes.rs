@@ -214,3 +214,64 @@ fn misspelt_task_keywords_are_named_with_their_place() {
         assert_eq!(out.status.code(), Some(1));
     }
 }
+
+/// The binary in `dir` with exactly `args` (no inventory of its own) and no configuration.
+fn bare(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mestral"))
+        .current_dir(dir)
+        .args(["--color", "never"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir)
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("ANSIBLE_INVENTORY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("mestral runs")
+}
+
+/// No inventory at all gives Ansible's two warnings; a `--limit` matching nothing fails
+/// before any banner; a lone address given to `-i` gets the trailing-comma hint.
+#[test]
+fn inventory_and_limit_messages_come_before_anything_runs() {
+    let s = Scratch::new("trial-inventory");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    s.write(
+        "pb.yml",
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug: {msg: hi}\n",
+    );
+    let out = bare(&s.0, &["pb.yml"]);
+    assert_eq!(
+        errors(&out),
+        "[WARNING]: No inventory was parsed, only implicit localhost is available\n\
+         [WARNING]: provided hosts list is empty, only localhost is available. Note that the \
+         implicit localhost does not match 'all'\n"
+    );
+    let want = [
+        banner("PLAY [localhost]"),
+        task("debug"),
+        debug("localhost", "hi"),
+        recap(&[stat("localhost", 1, 0, 0, 0)]),
+    ]
+    .concat();
+    assert_eq!(text(&out), want);
+    assert_eq!(out.status.code(), Some(0));
+
+    let out = bare(&s.0, &["-i", "inv.ini", "--limit", "wrkers", "pb.yml"]);
+    assert_eq!(text(&out), "");
+    assert_eq!(
+        errors(&out),
+        "[WARNING]: Could not match supplied host pattern, ignoring: wrkers\n\
+         ERROR! --limit 'wrkers' matches no hosts of the inventory\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = bare(&s.0, &["-i", "172.30.8.250", "pb.yml"]);
+    assert_eq!(text(&out), "");
+    assert_eq!(
+        errors(&out),
+        "ERROR! inventory source '172.30.8.250' does not exist (to give hosts on the command \
+         line, end the list with a comma: -i '172.30.8.250,')\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
