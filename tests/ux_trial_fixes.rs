@@ -275,3 +275,33 @@ fn inventory_and_limit_messages_come_before_anything_runs() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A missing imported playbook names the importing line; a missing role lists every path
+/// searched.
+#[test]
+fn missing_imports_and_roles_name_their_place() {
+    let s = Scratch::new("trial-imports");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  tasks: []\n- import_playbook: nothere.yml\n",
+    );
+    let out = mestral(&s.0, &["pb.yml"], &[]);
+    assert_eq!(
+        errors(&out),
+        "ERROR! pb.yml:4: import_playbook: the playbook nothere.yml could not be found\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    s.write("roles.yml", "- hosts: web\n  roles: [nope]\n");
+    let out = mestral(&s.0, &["roles.yml", "--roles-path", "/srv/no-roles"], &[]);
+    let dir = s.0.display();
+    assert_eq!(
+        errors(&out),
+        format!(
+            "ERROR! roles.yml:1: role 'nope' not found (searched {dir}/roles/nope, \
+             /srv/no-roles/nope, {dir}/nope)\n"
+        )
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -145,8 +145,19 @@ fn load_plays(path: &Path, roles_path: &[PathBuf], out: &mut Vec<Play>, depth: u
             bail!("{}: each play must be a mapping", path.display());
         };
         if let Some(target) = map.get("import_playbook").and_then(Yaml::as_str) {
-            locator.next_item("import_playbook");
-            load_plays(&dir.join(target), roles_path, out, depth + 1)?;
+            let line = locator.next_item("import_playbook");
+            let imported = dir.join(target);
+            if !imported.is_file() {
+                let at = Origin {
+                    file: path.to_path_buf(),
+                    line,
+                };
+                bail!(
+                    "{at}: import_playbook: the playbook {} could not be found",
+                    imported.display()
+                );
+            }
+            load_plays(&imported, roles_path, out, depth + 1)?;
             continue;
         }
         let first_key = map.keys().next().and_then(Yaml::as_str).unwrap_or("hosts");
