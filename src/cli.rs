@@ -21,8 +21,12 @@ pub mod exit {
     pub const HOST_FAILED: u8 = 2;
     /// At least one host could not be reached (and none failed).
     pub const UNREACHABLE: u8 = 4;
-    /// Interrupted with Ctrl-C.
+    /// Interrupted with Ctrl-C (SIGINT): 128 + the signal's number, the Unix convention.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM.
+    pub const TERMINATED: u8 = 143;
+    /// Stopped by SIGHUP (the terminal went away).
+    pub const HUNG_UP: u8 = 129;
 }
 
 /// The whole command line: a subcommand, or (the default) running playbooks.
@@ -370,34 +374,37 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
 
     let mut failed = false;
     let mut unreachable = false;
-    // The first Ctrl-C stops the running commands and lets the run print its recap; a second
-    // one leaves at once.
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("cannot watch for Ctrl-C")?;
-    let mut interrupted = false;
+    // The first Ctrl-C (or SIGTERM, SIGHUP) stops the running commands and lets the run print
+    // its recap; a second one leaves at once. The exit code is 128 + the first signal's number.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
+    let mut interrupted: Option<u8> = None;
     for pb in &playbooks {
         let mut run = Box::pin(runner.run(pb));
         let outcome = loop {
-            tokio::select! {
+            let (code, text) = tokio::select! {
                 outcome = &mut run => break outcome?,
-                _ = sigint.recv() => {
-                    if interrupted {
-                        return Ok(exit::INTERRUPTED);
-                    }
-                    interrupted = true;
-                    eprintln!("\n[ERROR]: User interrupted execution");
-                    crate::connection::interrupt();
-                }
+                _ = sigint.recv() => (exit::INTERRUPTED, "User interrupted execution"),
+                _ = sigterm.recv() => (exit::TERMINATED, "Terminated by SIGTERM"),
+                _ = sighup.recv() => (exit::HUNG_UP, "Hung up (SIGHUP)"),
+            };
+            if let Some(first) = interrupted {
+                return Ok(first);
             }
+            interrupted = Some(code);
+            eprintln!("\n[ERROR]: {text}");
+            crate::connection::interrupt();
         };
         failed |= outcome.any_failed;
         unreachable |= outcome.any_unreachable;
-        if interrupted {
+        if interrupted.is_some() {
             break;
         }
     }
-    Ok(if interrupted {
-        exit::INTERRUPTED
+    Ok(if let Some(code) = interrupted {
+        code
     } else if failed {
         exit::HOST_FAILED
     } else if unreachable {
