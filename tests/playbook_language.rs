@@ -154,7 +154,10 @@ fn includes_and_roles() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "ERROR! pb.yml:15: role 'base' not found (searched roles)\n"
+        format!(
+            "ERROR! pb.yml:15: role 'base' not found (searched {0}/roles/base, {0}/base)\n",
+            s.0.display()
+        )
     );
 }
 
