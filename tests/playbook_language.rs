@@ -500,7 +500,7 @@ fn step_asks_before_each_task() {
     assert_eq!(text(&out), want);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "Perform task: TASK: one (N)o/(y)es/(c)ontinue: \
-         Perform task: TASK: two (N)o/(y)es/(c)ontinue: "
+        "Perform task: TASK: one (N)o/(y)es/(c)ontinue: \n\
+         Perform task: TASK: two (N)o/(y)es/(c)ontinue: \n"
     );
 }

@@ -305,3 +305,36 @@ fn missing_imports_and_roles_name_their_place() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `--step` from a pipe reads one answer a line (each prompt ends its line); input that
+/// ends before every task is answered is an error, not a silent "no".
+#[test]
+fn step_reads_answers_from_a_pipe_and_fails_when_they_run_out() {
+    use std::io::Write;
+    let s = Scratch::new("trial-step");
+    s.write("inv.ini", &inventory(&["alpha"]));
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  tasks:\n    - name: one\n      debug: {msg: one}\n\
+         \x20   - name: two\n      debug: {msg: two}\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mestral"))
+        .current_dir(&s.0)
+        .args(["--color", "never", "-i", "inv.ini", "pb.yml", "--step"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let want = [banner("PLAY [web]"), task("one"), debug("alpha", "one")].concat();
+    assert_eq!(text(&out), want);
+    assert_eq!(
+        errors(&out),
+        "Perform task: TASK: one (N)o/(y)es/(c)ontinue: \n\
+         Perform task: TASK: two (N)o/(y)es/(c)ontinue: \n\
+         ERROR! --step: standard input ended before an answer for task 'two'\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
