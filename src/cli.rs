@@ -21,8 +21,12 @@ pub mod exit {
     pub const HOST_FAILED: u8 = 2;
     /// At least one host could not be reached (and none failed).
     pub const UNREACHABLE: u8 = 4;
-    /// Interrupted with Ctrl-C.
+    /// Interrupted with Ctrl-C (SIGINT): 128 + the signal's number, the Unix convention.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM.
+    pub const TERMINATED: u8 = 143;
+    /// Stopped by SIGHUP (the terminal went away).
+    pub const HUNG_UP: u8 = 129;
 }
 
 /// The whole command line: a subcommand, or (the default) running playbooks.
@@ -268,7 +272,18 @@ pub async fn run(args: Args) -> Result<u8> {
 /// Runs the command line with the given reporter and returns the exit code.
 pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Result<u8> {
     let sources: Vec<&std::path::Path> = args.inventory.iter().map(|p| p.as_path()).collect();
+    if sources.is_empty() {
+        crate::inventory::warn("No inventory was parsed, only implicit localhost is available");
+        crate::inventory::warn(
+            "provided hosts list is empty, only localhost is available. Note that the implicit \
+             localhost does not match 'all'",
+        );
+    }
     let mut inventory = Inventory::load(&sources)?;
+    // A limit that matches nothing is an error before any play banner is printed.
+    if let Some(limit) = &args.limit {
+        inventory.select_limit(limit)?;
+    }
     let mut playbooks = Vec::new();
     for path in &args.playbooks {
         if !path.is_file() {
@@ -284,6 +299,19 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
             reporter.plain(&format!("\nplaybook: {}\n", pb.path.display()));
         }
         return Ok(exit::OK);
+    }
+    // Ansible finds out only after running through every play; the same error comes here
+    // before anything runs.
+    if let Some(wanted) = &args.start_at_task {
+        let found = playbooks.iter().flat_map(|pb| &pb.plays).any(|play| {
+            play.tasks.iter().flat_map(|t| t.walk()).any(|t| t.starts_at(wanted))
+        });
+        if !found {
+            bail!(
+                "No matching task \"{wanted}\" found. Note: --start-at-task can only follow \
+                 static includes."
+            );
+        }
     }
 
     let connection_password = if args.ask_pass {
@@ -347,34 +375,37 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
 
     let mut failed = false;
     let mut unreachable = false;
-    // The first Ctrl-C stops the running commands and lets the run print its recap; a second
-    // one leaves at once.
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .context("cannot watch for Ctrl-C")?;
-    let mut interrupted = false;
+    // The first Ctrl-C (or SIGTERM, SIGHUP) stops the running commands and lets the run print
+    // its recap; a second one leaves at once. The exit code is 128 + the first signal's number.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch for SIGHUP")?;
+    let mut interrupted: Option<u8> = None;
     for pb in &playbooks {
         let mut run = Box::pin(runner.run(pb));
         let outcome = loop {
-            tokio::select! {
+            let (code, text) = tokio::select! {
                 outcome = &mut run => break outcome?,
-                _ = sigint.recv() => {
-                    if interrupted {
-                        return Ok(exit::INTERRUPTED);
-                    }
-                    interrupted = true;
-                    eprintln!("\n[ERROR]: User interrupted execution");
-                    crate::connection::interrupt();
-                }
+                _ = sigint.recv() => (exit::INTERRUPTED, "User interrupted execution"),
+                _ = sigterm.recv() => (exit::TERMINATED, "Terminated by SIGTERM"),
+                _ = sighup.recv() => (exit::HUNG_UP, "Hung up (SIGHUP)"),
+            };
+            if let Some(first) = interrupted {
+                return Ok(first);
             }
+            interrupted = Some(code);
+            eprintln!("\n[ERROR]: {text}");
+            crate::connection::interrupt();
         };
         failed |= outcome.any_failed;
         unreachable |= outcome.any_unreachable;
-        if interrupted {
+        if interrupted.is_some() {
             break;
         }
     }
-    Ok(if interrupted {
-        exit::INTERRUPTED
+    Ok(if let Some(code) = interrupted {
+        code
     } else if failed {
         exit::HOST_FAILED
     } else if unreachable {

@@ -155,7 +155,10 @@ fn includes_and_roles() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "ERROR! pb.yml:15: role 'base' not found (searched roles)\n"
+        format!(
+            "ERROR! pb.yml:15: role 'base' not found (searched {0}/roles/base, {0}/base)\n",
+            s.0.display()
+        )
     );
 }
 
@@ -505,7 +508,7 @@ fn step_asks_before_each_task() {
     assert_eq!(text(&out), want);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "Perform task: TASK: one (N)o/(y)es/(c)ontinue: \
-         Perform task: TASK: two (N)o/(y)es/(c)ontinue: "
+        "Perform task: TASK: one (N)o/(y)es/(c)ontinue: \n\
+         Perform task: TASK: two (N)o/(y)es/(c)ontinue: \n"
     );
 }

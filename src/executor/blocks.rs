@@ -88,8 +88,14 @@ impl Runner {
                 if !state.forced {
                     state.stats.failed = state.stats.failed.saturating_sub(1);
                     state.stats.rescued += 1;
+                    // A rescued failure is handled: it leaves the failure summary.
+                    self.reporter.rescued(h);
                 }
                 state.forced = false;
+                if let Some((task, result)) = state.failed_with.take() {
+                    state.registered.insert("ansible_failed_task".into(), task);
+                    state.registered.insert("ansible_failed_result".into(), result);
+                }
             }
             if !failed_here.is_empty() && !ctx.stop {
                 let saved = std::mem::replace(&mut ctx.hosts, failed_here);

@@ -83,8 +83,17 @@ pub fn step_confirms(name: &str) -> Result<bool> {
     }
     eprint!("Perform task: TASK: {name} (N)o/(y)es/(c)ontinue: ");
     std::io::stderr().flush()?;
+    // From a pipe, answers are read one a line, as Ansible does; the answer is not echoed,
+    // so the prompt's line is ended here. Running out of answers is an error, not a "no".
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
+    let stdin = std::io::stdin();
+    if stdin.lock().read_line(&mut line)? == 0 {
+        eprintln!();
+        bail!("--step: standard input ended before an answer for task '{name}'");
+    }
+    if !stdin.is_terminal() {
+        eprintln!();
+    }
     match line.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(true),
         "c" | "continue" => {

@@ -119,6 +119,8 @@ impl Runner {
                 } else {
                     state.failed = true;
                     state.stats.failed += 1;
+                    let result = serde_json::json!({"changed": false, "failed": true, "msg": msg});
+                    state.failed_with = Some((task.as_value(), result));
                 }
                 let mut report =
                     HostReport::single(host, Status::Failed, &detail, Some(detail.clone()));

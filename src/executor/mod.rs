@@ -83,6 +83,9 @@ struct HostState {
     /// Failed because another host's failure was fatal (`any_errors_fatal`): not counted in
     /// the recap, and a `rescue` takes the host back without counting it as rescued.
     forced: bool,
+    /// The task that last failed on the host and its result, for `ansible_failed_task` and
+    /// `ansible_failed_result` in a `rescue:`.
+    failed_with: Option<(Value, Value)>,
     unreachable: bool,
     /// What the fact cache holds for the host, when there is a cache: written each time it
     /// changes, so that an interrupted run keeps what it learned.

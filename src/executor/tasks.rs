@@ -79,7 +79,7 @@ impl Runner {
         }
         if !ctx.started {
             let wanted = self.opts.start_at_task.as_deref().unwrap_or_default();
-            if task.display_name() != wanted && task.name.as_deref() != Some(wanted) {
+            if !task.starts_at(wanted) {
                 return Ok(());
             }
             ctx.started = true;
@@ -96,6 +96,10 @@ impl Runner {
         let mut hosts = self.active(ctx);
         if task.run_once && ctx.free.is_none() {
             hosts.truncate(1);
+        }
+        // No banner for a task no host runs (the rest of a block after its hosts failed).
+        if hosts.is_empty() {
+            return Ok(());
         }
         let name = self.banner_name(ctx, task, hosts.first());
         let origin = task.origin.to_string();
@@ -241,6 +245,7 @@ impl Runner {
             Status::Failed => {
                 state.stats.failed += 1;
                 state.failed = true;
+                state.failed_with = Some((task.as_value(), outcome.registered.clone()));
             }
             Status::Unreachable => {
                 state.stats.unreachable += 1;

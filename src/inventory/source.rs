@@ -28,7 +28,18 @@ pub(super) fn read(inv: &mut Inventory, src: &Path) -> Result<Option<PathBuf>> {
         read_host_list(inv, &text)?;
         return Ok(None);
     }
-    bail!("inventory source '{}' does not exist", src.display())
+    // A lone host name or address was most likely meant as a host list.
+    let file_like = text.contains('/')
+        || [".ini", ".yml", ".yaml", ".json", ".cfg", ".txt"]
+            .iter()
+            .any(|ext| text.ends_with(ext));
+    let hint = match file_like {
+        true => String::new(),
+        false => format!(
+            " (to give hosts on the command line, end the list with a comma: -i '{text},')"
+        ),
+    };
+    bail!("inventory source '{}' does not exist{hint}", src.display())
 }
 
 fn read_file(inv: &mut Inventory, path: &Path) -> Result<()> {
@@ -129,11 +140,24 @@ mod tests {
 
     #[test]
     fn missing_source() {
-        let mut inv = Inventory::empty();
-        let err = read(&mut inv, Path::new("no/such/hosts.ini")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "inventory source 'no/such/hosts.ini' does not exist"
-        );
+        let cases = [
+            ("no/such/hosts.ini", "inventory source 'no/such/hosts.ini' does not exist"),
+            ("hosts.yml", "inventory source 'hosts.yml' does not exist"),
+            (
+                "172.30.8.250",
+                "inventory source '172.30.8.250' does not exist (to give hosts on the command \
+                 line, end the list with a comma: -i '172.30.8.250,')",
+            ),
+            (
+                "web1",
+                "inventory source 'web1' does not exist (to give hosts on the command line, \
+                 end the list with a comma: -i 'web1,')",
+            ),
+        ];
+        for (source, want) in cases {
+            let mut inv = Inventory::empty();
+            let err = read(&mut inv, Path::new(source)).unwrap_err();
+            assert_eq!(err.to_string(), want);
+        }
     }
 }

@@ -360,6 +360,14 @@ impl Reporter {
         self.out(&text);
     }
 
+    /// A `rescue:` handled the host's latest failure: it leaves the failure summary.
+    pub fn rescued(&self, host: &str) {
+        let mut log = lock(&self.log);
+        if let Some(at) = log.failures.iter().rposition(|f| f.host == host) {
+            log.failures.remove(at);
+        }
+    }
+
     pub fn ignoring(&self) {
         self.out(&format!("{}\n", style("...ignoring").cyan()));
     }

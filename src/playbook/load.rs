@@ -79,7 +79,8 @@ impl Locator {
         for (i, line) in self.lines.iter().enumerate().skip(start) {
             let t = line.trim_start();
             if let Some(rest) = t.strip_prefix("- ") {
-                let rest = rest.trim_start();
+                // A flow mapping item (`- {name: x, ...}`) opens with its first key too.
+                let rest = rest.trim_start().trim_start_matches('{').trim_start();
                 if rest.starts_with(&format!("{key}:")) || rest == key {
                     self.cursor = i + 1;
                     return i + 1;
@@ -87,6 +88,22 @@ impl Locator {
             }
         }
         0
+    }
+
+    /// Where `key:` is written, from line `from_line` on: its 1-based line and column. The
+    /// key must open a line, a list item or a flow mapping entry.
+    pub fn key_position(&self, from_line: usize, key: &str) -> Option<(usize, usize)> {
+        let wanted = format!("{key}:");
+        let start = from_line.saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate().skip(start) {
+            for (at, _) in line.match_indices(&wanted) {
+                let before = line[..at].trim_end();
+                if before.is_empty() || before.ends_with(['-', '{', ',']) {
+                    return Some((i + 1, line[..at].chars().count() + 1));
+                }
+            }
+        }
+        None
     }
 
     /// Moves to the next line that is `key:` (a section such as `tasks:`).
@@ -128,8 +145,19 @@ fn load_plays(path: &Path, roles_path: &[PathBuf], out: &mut Vec<Play>, depth: u
             bail!("{}: each play must be a mapping", path.display());
         };
         if let Some(target) = map.get("import_playbook").and_then(Yaml::as_str) {
-            locator.next_item("import_playbook");
-            load_plays(&dir.join(target), roles_path, out, depth + 1)?;
+            let line = locator.next_item("import_playbook");
+            let imported = dir.join(target);
+            if !imported.is_file() {
+                let at = Origin {
+                    file: path.to_path_buf(),
+                    line,
+                };
+                bail!(
+                    "{at}: import_playbook: the playbook {} could not be found",
+                    imported.display()
+                );
+            }
+            load_plays(&imported, roles_path, out, depth + 1)?;
             continue;
         }
         let first_key = map.keys().next().and_then(Yaml::as_str).unwrap_or("hosts");

@@ -150,6 +150,51 @@ impl Task {
         }
     }
 
+    /// The task as `ansible_failed_task` shows it inside `rescue:`: its keywords as written
+    /// (templates unrendered), under Ansible's names.
+    pub fn as_value(&self) -> Value {
+        let (action, args) = match &self.action {
+            Action::Module { name, args } => (name.as_str(), args.clone()),
+            Action::Include { kind, args, .. } => (kind.module(), args.clone()),
+            Action::Block { .. } => ("block", Value::Object(Default::default())),
+        };
+        let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        serde_json::json!({
+            "name": self.name.clone().unwrap_or_default(),
+            "action": action,
+            "args": args,
+            "when": self.when,
+            "tags": self.tags,
+            "register": text(&self.register),
+            "notify": self.notify,
+            "loop": self.loop_items.clone().unwrap_or(Value::Null),
+            "ignore_errors": self.ignore_errors,
+            "delegate_to": text(&self.delegate_to),
+            "become": self.escalate.unwrap_or(false),
+            "become_user": text(&self.become_user),
+            "run_once": self.run_once,
+            "no_log": self.no_log,
+            "vars": self.vars,
+        })
+    }
+
+    /// Whether `--start-at-task NAME` starts at this task: its name, or its banner name
+    /// (`role : name`).
+    pub fn starts_at(&self, wanted: &str) -> bool {
+        self.name.as_deref() == Some(wanted) || self.display_name() == wanted
+    }
+
+    /// This task and every task inside it (blocks, rescues, always), depth first.
+    pub fn walk(&self) -> Vec<&Task> {
+        let mut out = vec![self];
+        if let Action::Block { block, rescue, always } = &self.action {
+            for t in block.iter().chain(rescue).chain(always) {
+                out.extend(t.walk());
+            }
+        }
+        out
+    }
+
     pub fn module_name(&self) -> Option<&str> {
         match &self.action {
             Action::Module { name, .. } => Some(name),

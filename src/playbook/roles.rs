@@ -67,9 +67,9 @@ fn load_into(
         _ => bail!("{origin}: a role entry must be a name or a mapping"),
     };
     let path = find_role(&name, play_dir, roles_path).ok_or_else(|| {
-        let searched: Vec<String> = std::iter::once(play_dir.join("roles"))
-            .chain(roles_path.iter().cloned())
-            .map(|p| p.display().to_string())
+        let searched: Vec<String> = role_candidates(&name, play_dir, roles_path)
+            .iter()
+            .map(|p| std::path::absolute(p).unwrap_or(p.clone()).display().to_string())
             .collect();
         anyhow::anyhow!(
             "{origin}: role '{name}' not found (searched {})",
@@ -137,9 +137,17 @@ fn find_role(name: &str, play_dir: &Path, roles_path: &[PathBuf]) -> Option<Path
     if direct.is_absolute() && direct.is_dir() {
         return Some(direct);
     }
+    role_candidates(name, play_dir, roles_path)
+        .into_iter()
+        .find(|p| p.is_dir())
+}
+
+/// Where a role is looked for, in order: the play's `roles/`, the roles path, the play's
+/// own folder.
+fn role_candidates(name: &str, play_dir: &Path, roles_path: &[PathBuf]) -> Vec<PathBuf> {
     std::iter::once(play_dir.join("roles"))
         .chain(roles_path.iter().cloned())
         .chain(std::iter::once(play_dir.to_path_buf()))
         .map(|dir| dir.join(name))
-        .find(|p| p.is_dir())
+        .collect()
 }

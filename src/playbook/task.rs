@@ -144,6 +144,20 @@ pub(super) fn parse_tasks(
     Ok(out)
 }
 
+/// The task keyword a key that names no module is most likely a typo of (`whenn`).
+fn misspelt_keyword(key: &str) -> Option<String> {
+    let short = modules::short_name(key);
+    let module = modules::KNOWN.contains(&short)
+        || matches!(
+            short,
+            "import_tasks" | "import_role" | "include_tasks" | "include_role"
+        );
+    if module {
+        return None;
+    }
+    crate::suggest::did_you_mean(key, TASK_KEYS)
+}
+
 /// One task mapping; `import_tasks` gives the imported tasks instead.
 fn parse_task(
     map: &Mapping,
@@ -161,6 +175,13 @@ fn parse_task(
             .ok_or_else(|| at("task keys must be strings".into()))?;
         if TASK_KEYS.contains(&key) {
             continue;
+        }
+        if let Some(keyword) = misspelt_keyword(key) {
+            let place = match parser.locator.key_position(origin.line.max(1), key) {
+                Some((line, col)) => format!("{}:{line}:{col}", origin.file.display()),
+                None => origin.to_string(),
+            };
+            bail!("{place}: unknown task keyword '{key}'; did you mean '{keyword}'?");
         }
         if let Some((first, _)) = &module {
             bail!("{origin}: task has two modules, '{first}' and '{key}'");

@@ -6,6 +6,7 @@ mod checks;
 mod collections;
 mod convert;
 mod filters;
+mod guards;
 mod lookups;
 mod render;
 mod scope;
@@ -50,7 +51,7 @@ impl std::error::Error for TemplateError {}
 pub struct Templar {
     env: Arc<Environment<'static>>,
     base_dir: Option<PathBuf>,
-    /// Top-level names each condition reads, by expression text.
+    /// Top-level names each condition reads without guarding them, by expression text.
     names: Arc<Mutex<HashMap<String, Arc<Vec<String>>>>>,
 }
 
@@ -130,28 +131,29 @@ impl Templar {
         let failed = |e: Error| TemplateError {
             message: format!("{}, in expression {:?}", describe(&e), expr),
         };
-        self.check_names(bare, scope).map_err(failed)?;
-        let value = eval_expr(&self.env, bare, &self.root(scope)).map_err(failed)?;
-        to_json(&value).map_err(failed)
+        let host = self.host_scope(scope);
+        let evaluated = eval_expr(&self.env, bare, &MjValue::from_dyn_object(host.clone()));
+        self.check_names(bare, scope, &host).map_err(failed)?;
+        to_json(&evaluated.map_err(failed)?).map_err(failed)
     }
 
     /// Ansible fails a condition that reads an undefined variable (`app_image == 'x'`),
-    /// where the engine's chainable undefined would quietly compare. A condition that
-    /// tests for definedness or gives a default anywhere is left to the engine.
-    fn check_names(&self, expr: &str, scope: &Scope) -> Result<(), Error> {
-        if ["defined", "default", "d(", "mandatory"]
-            .iter()
-            .any(|g| expr.contains(g))
-        {
-            return Ok(());
-        }
+    /// where the engine's chainable undefined would quietly compare. Only names the
+    /// evaluation really looked up count (`x == 1 or nope` never reads `nope` when `x` is
+    /// 1), and a name the condition itself tests for definedness or gives a default (see
+    /// `guards`) is left to the engine.
+    fn check_names(&self, expr: &str, scope: &Scope, host: &HostScope) -> Result<(), Error> {
         let cached = lock(&self.names).get(expr).cloned();
         let names = match cached {
             Some(names) => names,
             None => {
                 let compiled = self.env.compile_expression(expr)?;
-                let mut names: Vec<String> =
-                    compiled.undeclared_variables(false).into_iter().collect();
+                let guarded = guards::guarded_names(expr);
+                let mut names: Vec<String> = compiled
+                    .undeclared_variables(false)
+                    .into_iter()
+                    .filter(|name| !guarded.contains(name))
+                    .collect();
                 names.sort();
                 let names = Arc::new(names);
                 lock(&self.names).insert(expr.to_string(), names.clone());
@@ -160,6 +162,7 @@ impl Templar {
         };
         for name in names.iter() {
             let known = scope.vars.contains_key(name)
+                || !host.missed(name)
                 || matches!(name.as_str(), "hostvars" | "vars")
                 || self.env.globals().any(|(global, _)| global == name);
             if !known {
@@ -196,12 +199,16 @@ impl Templar {
 
     /// The root context of a render: the current host's variables, lazily rendered.
     fn root(&self, scope: &Scope) -> MjValue {
+        MjValue::from_dyn_object(self.host_scope(scope))
+    }
+
+    fn host_scope(&self, scope: &Scope) -> Arc<HostScope> {
         let ctx = RenderCtx::new(
             self.env.clone(),
             self.base_dir.clone(),
             scope.hostvars.clone(),
         );
-        MjValue::from_dyn_object(HostScope::new(ctx, scope.vars.clone()))
+        HostScope::new(ctx, scope.vars.clone())
     }
 }
 

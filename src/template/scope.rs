@@ -66,6 +66,8 @@ pub struct HostScope {
     vars: Arc<Vars>,
     cache: Mutex<HashMap<String, MjValue>>,
     active: Mutex<Vec<String>>,
+    /// Names looked up in this scope that it does not hold, in lookup order.
+    misses: Mutex<Vec<String>>,
 }
 
 impl HostScope {
@@ -75,7 +77,14 @@ impl HostScope {
             vars,
             cache: Mutex::new(HashMap::new()),
             active: Mutex::new(Vec::new()),
+            misses: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Whether a render in this scope looked `name` up and found nothing: what tells a
+    /// condition that really read an undefined variable from one that short-circuited past it.
+    pub fn missed(&self, name: &str) -> bool {
+        lock(&self.misses).iter().any(|n| n == name)
     }
 
     /// Whether the variable holds data that must not be rendered (see `vars::RAW_KEY`).
@@ -149,9 +158,13 @@ impl Object for HostScope {
             })),
             "vars" => Some(MjValue::from_dyn_object(self.clone())),
             CTX_VAR => Some(MjValue::from_dyn_object(self.ctx.clone())),
-            _ => match self.variable(key)? {
-                Ok(value) => Some(value),
-                Err(err) => Some(MjValue::from(super::nested_error(&err))),
+            _ => match self.variable(key) {
+                Some(Ok(value)) => Some(value),
+                Some(Err(err)) => Some(MjValue::from(super::nested_error(&err))),
+                None => {
+                    lock(&self.misses).push(key.to_string());
+                    None
+                }
             },
         }
     }
