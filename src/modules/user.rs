@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, loose_bool_opt, text_opt};
+use super::args::{self, int_text_opt, loose_bool, loose_bool_opt, text_opt};
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -20,7 +20,7 @@ pub(super) struct Params {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     uid: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
@@ -533,7 +533,7 @@ mod tests {
             ),
             (
                 json!({"name": "x", "uid": "u1"}),
-                "parameter 'uid' for module 'user': 'u1' is not a number",
+                "parameter 'uid' for module 'user': 'u1' is not a valid integer",
             ),
             (
                 json!({"name": "x", "groups": {"a": 1}}),
