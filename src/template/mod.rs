@@ -7,6 +7,7 @@ mod collections;
 mod convert;
 mod filters;
 mod lookups;
+mod password;
 mod render;
 mod scope;
 
