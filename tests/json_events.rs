@@ -13,7 +13,11 @@ const DOC: &str = include_str!("../docs/json-output.md");
 
 /// The body of the `n`th fenced block in the doc that opens with `fence`.
 fn block(fence: &str, n: usize) -> &'static str {
-    let start = DOC.match_indices(fence).nth(n).expect("the block is in the doc").0;
+    let start = DOC
+        .match_indices(fence)
+        .nth(n)
+        .expect("the block is in the doc")
+        .0;
     let body = &DOC[start + fence.len()..];
     &body[..body.find("```").expect("the block ends")]
 }
@@ -96,7 +100,10 @@ fn a_run_that_does_not_load_writes_one_error_event() {
             .map(|l| serde_json::from_str(l).expect("an error event"))
             .collect();
         assert_eq!(events.len(), 1, "{text}");
-        assert_eq!((events[0].event.as_str(), events[0].msg.as_str()), ("error", msg));
+        assert_eq!(
+            (events[0].event.as_str(), events[0].msg.as_str()),
+            ("error", msg)
+        );
     }
     let documented: ErrorEvent = serde_json::from_str(block("```json\n", 1).trim()).unwrap();
     assert_eq!(documented.msg, rows[0].1);

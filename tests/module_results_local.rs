@@ -32,8 +32,10 @@ fn a_failed_apt_install_reports_nothing_installed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         debug_lines(&stdout(&out)),
-        ["True False False False 100 apt: apt-get failed (rc 100): E: Unable to locate package \
-          nosuchpkg-xyz"]
+        [
+            "True False False False 100 apt: apt-get failed (rc 100): E: Unable to locate package \
+          nosuchpkg-xyz"
+        ]
     );
 }
 
@@ -51,8 +53,15 @@ fn user_password_is_set_when_it_differs_and_never_shown() {
         )
     };
     let stored = || {
-        let out = std::process::Command::new("getent").args(["shadow", &name]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).split(':').nth(1).unwrap_or("").to_string()
+        let out = std::process::Command::new("getent")
+            .args(["shadow", &name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split(':')
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
     };
     let first = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77v\
                  wPZN.Pq.H91p5hVO1";
@@ -69,13 +78,21 @@ fn user_password_is_set_when_it_differs_and_never_shown() {
         let out = s.mestral(&["-i", "localhost,", "-v", "--diff", "pb.yml"]);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-        let line = text.lines().find(|l| l.starts_with(&format!("{status}: [localhost]")));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{status}: [localhost]")));
         assert!(line.is_some(), "{hash} {update}: {text}");
         assert_eq!(stored(), after, "{hash} {update}");
         outputs.push_str(&text);
         outputs.push_str(&stderr(&out));
     }
     let _ = std::process::Command::new("userdel").arg(&name).status();
-    assert!(!outputs.contains("saltsalt"), "a hash was printed:\n{outputs}");
-    assert!(outputs.contains("\"password\": \"NOT_LOGGING_PASSWORD\""), "{outputs}");
+    assert!(
+        !outputs.contains("saltsalt"),
+        "a hash was printed:\n{outputs}"
+    );
+    assert!(
+        outputs.contains("\"password\": \"NOT_LOGGING_PASSWORD\""),
+        "{outputs}"
+    );
 }

@@ -13,8 +13,18 @@ use serde_json::{json, Value};
 const INTEGERS: &[(&str, &str, &str, &str)] = &[
     ("apt", r#"{"name": "curl"}"#, "cache_valid_time", "3600"),
     ("openssh_keypair", r#"{"path": "/tmp/k1"}"#, "size", "2048"),
-    ("docker_swarm_service", r#"{"name": "web"}"#, "replicas", "2"),
-    ("docker_swarm_service", r#"{"name": "web"}"#, "replicas_max_per_node", "1"),
+    (
+        "docker_swarm_service",
+        r#"{"name": "web"}"#,
+        "replicas",
+        "2",
+    ),
+    (
+        "docker_swarm_service",
+        r#"{"name": "web"}"#,
+        "replicas_max_per_node",
+        "1",
+    ),
     ("debug", r#"{"msg": "hi"}"#, "verbosity", "2"),
     ("setup", "{}", "gather_timeout", "10"),
     ("user", r#"{"name": "bob"}"#, "uid", "1500"),
@@ -23,8 +33,18 @@ const INTEGERS: &[(&str, &str, &str, &str)] = &[
     ("wait_for", r#"{"path": "/p"}"#, "timeout", "30"),
     ("wait_for", r#"{"path": "/p"}"#, "delay", "1"),
     ("wait_for", r#"{"path": "/p"}"#, "sleep", "1"),
-    ("wait_for", r#"{"host": "h", "port": 22}"#, "connect_timeout", "5"),
-    ("get_url", r#"{"url": "http://h/", "dest": "/d"}"#, "timeout", "10"),
+    (
+        "wait_for",
+        r#"{"host": "h", "port": 22}"#,
+        "connect_timeout",
+        "5",
+    ),
+    (
+        "get_url",
+        r#"{"url": "http://h/", "dest": "/d"}"#,
+        "timeout",
+        "10",
+    ),
 ];
 
 /// (module, required arguments, boolean parameter).
@@ -48,9 +68,17 @@ fn with(base: &str, key: &str, value: Value) -> Value {
 #[test]
 fn integer_parameters_take_their_string_form_and_refuse_other_text() {
     for (module, base, param, text) in INTEGERS {
-        assert_eq!(check(module, &with(base, param, json!(text))), Ok(()), "{module} {param}");
+        assert_eq!(
+            check(module, &with(base, param, json!(text))),
+            Ok(()),
+            "{module} {param}"
+        );
         let number: i64 = text.parse().unwrap();
-        assert_eq!(check(module, &with(base, param, json!(number))), Ok(()), "{module}");
+        assert_eq!(
+            check(module, &with(base, param, json!(number))),
+            Ok(()),
+            "{module}"
+        );
         assert_eq!(
             check(module, &with(base, param, json!("20x"))),
             Err(format!(
@@ -64,7 +92,11 @@ fn integer_parameters_take_their_string_form_and_refuse_other_text() {
 fn boolean_parameters_take_ansible_words_and_refuse_other_text() {
     for (module, base, param) in BOOLEANS {
         for word in ["yes", "no", "True", "false", "1", "0", "on", "off"] {
-            assert_eq!(check(module, &with(base, param, json!(word))), Ok(()), "{module} {word}");
+            assert_eq!(
+                check(module, &with(base, param, json!(word))),
+                Ok(()),
+                "{module} {word}"
+            );
         }
         assert_eq!(
             check(module, &with(base, param, json!("maybe"))),
@@ -86,14 +118,18 @@ fn nested_and_out_of_range_values_are_named_without_rust_types() {
         (
             "docker_swarm_service",
             json!({"name": "web", "publish": [{"target_port": "eighty"}]}),
-            Err("parameter 'publish.0.target_port' for module 'docker_swarm_service': \
-                 'eighty' is not a valid integer"),
+            Err(
+                "parameter 'publish.0.target_port' for module 'docker_swarm_service': \
+                 'eighty' is not a valid integer",
+            ),
         ),
         (
             "openssh_keypair",
             json!({"path": "/k", "size": "-1"}),
-            Err("parameter 'size' for module 'openssh_keypair': -1 is out of range \
-                 (0 to 4294967295)"),
+            Err(
+                "parameter 'size' for module 'openssh_keypair': -1 is out of range \
+                 (0 to 4294967295)",
+            ),
         ),
         (
             "openssh_keypair",
@@ -114,12 +150,21 @@ fn k_v_numbers_run_and_a_bad_one_stops_the_load() {
                 \x20   - openssh_keypair: path=$D/k1 type=rsa size=SIZE\n";
     s.write("pb.yml", &play.replace("SIZE", "2048"));
     let out = s.mestral(&["-i", "localhost,", "--check", "pb.yml"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.lines().any(|l| l == "changed: [localhost]"), "{text}");
     s.write("pb.yml", &play.replace("SIZE", "20x"));
     let out = s.mestral(&["-i", "localhost,", "pb.yml"]);
-    let line = format!("- openssh_keypair: path={}/k1 type=rsa size=20x", s.0.display());
+    let line = format!(
+        "- openssh_keypair: path={}/k1 type=rsa size=20x",
+        s.0.display()
+    );
     let caret = " ".repeat(line.len() - "size=20x".len());
     assert_eq!(
         (out.status.code(), stdout(&out), stderr(&out)),

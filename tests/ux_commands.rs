@@ -46,7 +46,16 @@ fn adhoc_prints_the_ansible_commands_lines() {
     );
 
     // `-m shell` runs it through the shell, output after `rc=N >>` as `ansible` prints it.
-    let shell = ["adhoc", "web", "-i", "inv.ini", "-m", "shell", "-a", "echo hi >&2; echo out"];
+    let shell = [
+        "adhoc",
+        "web",
+        "-i",
+        "inv.ini",
+        "-m",
+        "shell",
+        "-a",
+        "echo hi >&2; echo out",
+    ];
     let out = mestral(&dir, &shell);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
@@ -55,7 +64,17 @@ fn adhoc_prints_the_ansible_commands_lines() {
     );
 
     // `-a` alone runs `command`, as in Ansible: no shell, the words are echo's arguments.
-    let out = mestral(&dir, &["adhoc", "beta", "-i", "inv.ini", "-a", "echo hi >&2; echo out"]);
+    let out = mestral(
+        &dir,
+        &[
+            "adhoc",
+            "beta",
+            "-i",
+            "inv.ini",
+            "-a",
+            "echo hi >&2; echo out",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "beta | CHANGED | rc=0 >>\nhi >&2; echo out\n");
 
@@ -70,7 +89,10 @@ fn adhoc_prints_the_ansible_commands_lines() {
     ];
     for (command, want) in rows {
         let out = mestral(&dir, &["adhoc", "beta", "-i", "inv.ini", "-a", command]);
-        assert_eq!((out.status.code(), stdout(&out)), (Some(2), want.to_string()));
+        assert_eq!(
+            (out.status.code(), stdout(&out)),
+            (Some(2), want.to_string())
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

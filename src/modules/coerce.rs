@@ -16,7 +16,9 @@ pub enum Want {
 
 impl Want {
     fn of(expected: &str) -> Option<Want> {
-        let rust = ["u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"];
+        let rust = [
+            "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+        ];
         match expected {
             e if rust.contains(&e) => Some(Want::Integer),
             "f32" | "f64" => Some(Want::Float),
@@ -46,9 +48,7 @@ impl Want {
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::from),
-            (Want::Boolean, Value::String(_) | Value::Number(_)) => {
-                as_bool(value).map(Value::Bool)
-            }
+            (Want::Boolean, Value::String(_) | Value::Number(_)) => as_bool(value).map(Value::Bool),
             (Want::Text, Value::Number(n)) => Some(Value::String(n.to_string())),
             _ => None,
         }
@@ -173,7 +173,9 @@ pub fn plain(err: &str) -> String {
             let want = match Want::of(expected) {
                 Some(Want::Integer) => "an integer".to_string(),
                 Some(Want::Float) => "a float".to_string(),
-                _ => expected.replace("a sequence", "a list").replace("a map", "a dictionary"),
+                _ => expected
+                    .replace("a sequence", "a list")
+                    .replace("a map", "a dictionary"),
             };
             let got = match got {
                 "sequence" => "list",
@@ -204,9 +206,18 @@ mod tests {
                 "invalid type: string \"a\\\"b\", expected f64",
                 Some((json!("a\"b"), Want::Float)),
             ),
-            ("invalid type: string \"yes\", expected a boolean", Some((json!("yes"), Want::Boolean))),
-            ("invalid type: integer `5`, expected a string", Some((json!(5), Want::Text))),
-            ("invalid type: integer `1`, expected a boolean", Some((json!(1), Want::Boolean))),
+            (
+                "invalid type: string \"yes\", expected a boolean",
+                Some((json!("yes"), Want::Boolean)),
+            ),
+            (
+                "invalid type: integer `5`, expected a string",
+                Some((json!(5), Want::Text)),
+            ),
+            (
+                "invalid type: integer `1`, expected a boolean",
+                Some((json!(1), Want::Boolean)),
+            ),
             ("invalid type: map, expected u64", None),
             ("unknown field `x`", None),
         ];
@@ -249,10 +260,22 @@ mod tests {
     #[test]
     fn plain_messages() {
         let rows = [
-            ("invalid value: integer `-1`, expected u32", "-1 is out of range (0 to 4294967295)"),
-            ("invalid type: map, expected u64", "expected an integer, got dictionary"),
-            ("invalid type: sequence, expected a string", "expected a string, got list"),
-            ("invalid type: floating point `1.5`, expected u16", "expected an integer, got float"),
+            (
+                "invalid value: integer `-1`, expected u32",
+                "-1 is out of range (0 to 4294967295)",
+            ),
+            (
+                "invalid type: map, expected u64",
+                "expected an integer, got dictionary",
+            ),
+            (
+                "invalid type: sequence, expected a string",
+                "expected a string, got list",
+            ),
+            (
+                "invalid type: floating point `1.5`, expected u16",
+                "expected an integer, got float",
+            ),
             ("something else", "something else"),
         ];
         for (err, want) in rows {

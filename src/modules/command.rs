@@ -457,7 +457,12 @@ mod tests {
             (1, "", format!("{wrong}\n"), Some(wrong)),
             (1, "partial\n", format!("{needs}\n"), None),
             (0, "", format!("{needs}\n"), None),
-            (1, "", "sudo on web2 needs a password: run with -K / --ask-become-pass\n".into(), None),
+            (
+                1,
+                "",
+                "sudo on web2 needs a password: run with -K / --ask-become-pass\n".into(),
+                None,
+            ),
             (1, "", format!("{needs}\nmore\n"), None),
         ];
         for (rc, stdout, stderr, want) in rows {
@@ -466,7 +471,11 @@ mod tests {
                 stdout: stdout.as_bytes().to_vec(),
                 stderr: stderr.into_bytes(),
             };
-            assert_eq!(become_failure("web1", &out).as_deref(), want, "{rc} {stdout:?}");
+            assert_eq!(
+                become_failure("web1", &out).as_deref(),
+                want,
+                "{rc} {stdout:?}"
+            );
         }
     }
 

@@ -293,7 +293,9 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             _ if absent => Value::Null,
             _ => summary(&a.name, &want, &Current::default()),
         };
-        let before = current.as_ref().map(|cur| summary(&a.name, &as_wanted(cur), cur));
+        let before = current
+            .as_ref()
+            .map(|cur| summary(&a.name, &as_wanted(cur), cur));
         let (dict, text) = spec_diff(&a.name, &before.unwrap_or(Value::Null), &shown);
         let mut o = o
             .with("changes", json!(changes))
@@ -400,7 +402,10 @@ mod tests {
         };
         let before = summary("web", &as_wanted(&cur), &cur);
         let (dict, text) = spec_diff("web", &before, &summary("web", &want, &cur));
-        assert_eq!(dict, json!({"before": {"replicas": 2}, "after": {"replicas": 1}}));
+        assert_eq!(
+            dict,
+            json!({"before": {"replicas": 2}, "after": {"replicas": 1}})
+        );
         assert_eq!(
             text,
             FileDiff {

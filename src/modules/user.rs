@@ -151,7 +151,10 @@ fn want(p: Params) -> Result<Want, String> {
         // The hash is a secret: masked wherever it could be printed (commands at -vvv).
         crate::output::secrets::add(hash);
         if hash.contains([':', '\n']) {
-            return Err(bad("password", "the hash may not hold ':' or a newline".into()));
+            return Err(bad(
+                "password",
+                "the hash may not hold ':' or a newline".into(),
+            ));
         }
     }
     Ok(Want {
@@ -340,7 +343,11 @@ pub fn usermod_args(w: &Want, have: &Account) -> String {
         a.push_str(&format!(" -s {}", quote(s)));
     }
     let stored = have.password.as_ref();
-    if let Some(hash) = w.password.as_ref().filter(|h| w.update_password && stored != Some(*h)) {
+    if let Some(hash) = w
+        .password
+        .as_ref()
+        .filter(|h| w.update_password && stored != Some(*h))
+    {
         a.push_str(&format!(" -p {}", quote(hash)));
     }
     a
@@ -561,7 +568,10 @@ mod tests {
                 " -d /srv/c -m",
             ),
             (json!({"name": "calx", "password": "$6$old$hash"}), ""),
-            (json!({"name": "calx", "password": "$6$new$hash"}), " -p '$6$new$hash'"),
+            (
+                json!({"name": "calx", "password": "$6$new$hash"}),
+                " -p '$6$new$hash'",
+            ),
             (
                 json!({"name": "calx", "password": "$6$new$hash", "update_password": "on_create"}),
                 "",

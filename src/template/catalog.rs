@@ -4,6 +4,7 @@
 
 /// Jinja2's builtin filters and Ansible's (ansible.builtin) filters, the names a playbook
 /// may reach for.
+#[rustfmt::skip]
 const FILTER_NAMES: &[&str] = &[
     "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e",
     "escape", "filesizeformat", "first", "float", "forceescape", "format", "groupby", "indent",
@@ -23,6 +24,7 @@ const FILTER_NAMES: &[&str] = &[
 ];
 
 /// Jinja2's builtin tests and Ansible's.
+#[rustfmt::skip]
 const TEST_NAMES: &[&str] = &[
     "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false",
     "filter", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan",
@@ -82,10 +84,16 @@ mod tests {
     /// The backticked names of the doc's section headed `heading`.
     fn documented(heading: &str) -> BTreeSet<String> {
         let doc = include_str!("../../docs/templating.md");
-        let start = doc.find(heading).expect("the section is in docs/templating.md");
+        let start = doc
+            .find(heading)
+            .expect("the section is in docs/templating.md");
         let body = &doc[start + heading.len()..];
         let body = &body[..body.find("\n## ").unwrap_or(body.len())];
-        body.split('`').skip(1).step_by(2).map(str::to_string).collect()
+        body.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
     }
 
     fn line(names: &BTreeSet<String>) -> String {
@@ -96,12 +104,22 @@ mod tests {
     #[test]
     fn the_documented_filters_are_the_engines() {
         let known = known(FILTER_NAMES, registered("add_filter"), true);
-        assert_eq!(documented("## Filters\n"), known, "the list should read:\n{}", line(&known));
+        assert_eq!(
+            documented("## Filters\n"),
+            known,
+            "the list should read:\n{}",
+            line(&known)
+        );
     }
 
     #[test]
     fn the_documented_tests_are_the_engines() {
         let known = known(TEST_NAMES, registered("add_test"), false);
-        assert_eq!(documented("## Tests\n"), known, "the list should read:\n{}", line(&known));
+        assert_eq!(
+            documented("## Tests\n"),
+            known,
+            "the list should read:\n{}",
+            line(&known)
+        );
     }
 }

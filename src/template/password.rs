@@ -9,8 +9,8 @@ use std::io::Read;
 use minijinja::value::{Kwargs, Value as MjValue};
 use minijinja::Error;
 
-use super::filters::{fail, require_defined};
 use super::convert::py_str;
+use super::filters::{fail, require_defined};
 
 /// The rounds crypt(3) uses when the string names none; passlib leaves them out too.
 const IMPLICIT_ROUNDS: u32 = 5_000;
@@ -57,7 +57,10 @@ pub fn crypt(
     rounds: Option<u32>,
     sha512: bool,
 ) -> Result<String, String> {
-    if let Some(bad) = salt.chars().find(|c| !c.is_ascii() || !ALPHABET.contains(&(*c as u8))) {
+    if let Some(bad) = salt
+        .chars()
+        .find(|c| !c.is_ascii() || !ALPHABET.contains(&(*c as u8)))
+    {
         return Err(format!(
             "password_hash: invalid character '{bad}' in salt (use letters, digits, '.' and '/')"
         ));
@@ -69,9 +72,8 @@ pub fn crypt(
         true => DEFAULT_ROUNDS_SHA512,
         false => DEFAULT_ROUNDS_SHA256,
     });
-    let params = sha_crypt::Params::new(rounds).map_err(|_| {
-        format!("password_hash: rounds {rounds} is not between 1000 and 999999999")
-    })?;
+    let params = sha_crypt::Params::new(rounds)
+        .map_err(|_| format!("password_hash: rounds {rounds} is not between 1000 and 999999999"))?;
     let (id, text) = if sha512 {
         let digest = sha_crypt::sha512_crypt(password.as_bytes(), salt.as_bytes(), params);
         ("6", encode_sha512(&digest))
@@ -174,7 +176,11 @@ mod tests {
             ),
         ];
         for (password, salt, rounds, sha512, want) in rows {
-            assert_eq!(crypt(password, salt, rounds, sha512).as_deref(), Ok(want), "{rounds:?}");
+            assert_eq!(
+                crypt(password, salt, rounds, sha512).as_deref(),
+                Ok(want),
+                "{rounds:?}"
+            );
         }
     }
 
@@ -194,6 +200,8 @@ mod tests {
         );
         let salt = random_salt().unwrap();
         assert_eq!(salt.len(), 16);
-        assert!(crypt("x", &salt, Some(5000), true).unwrap().starts_with(&format!("$6${salt}$")));
+        assert!(crypt("x", &salt, Some(5000), true)
+            .unwrap()
+            .starts_with(&format!("$6${salt}$")));
     }
 }
