@@ -194,6 +194,8 @@ pub fn main() -> ExitCode {
     // The configuration file may set forks only when -f is not on the command line.
     let forks_given = matches.value_source("forks") == Some(clap::parser::ValueSource::CommandLine);
     let mut args = cli.run;
+    let started = std::time::Instant::now();
+    let json_output = args.output == "json" && cli.command.is_none();
     init_tracing(args.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,7 +218,11 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let text = format!("{e:#}");
-            eprintln!("ERROR! {}", crate::output::secrets::redact(&text));
+            let text = crate::output::secrets::redact(&text);
+            eprintln!("ERROR! {text}");
+            if json_output {
+                println!("{}", crate::output::json::error(&text, started.elapsed()));
+            }
             ExitCode::from(exit::ERROR)
         }
     }

@@ -448,7 +448,8 @@ async fn unreachable_hosts_say_why() {
         unreachable_message(&err),
         format!(
             "authentication failed for root@127.0.0.1:{port}: tried key {} (refused), \
-             agent (SSH_AUTH_SOCK not set)",
+             agent (SSH_AUTH_SOCK not set), key ~/.ssh/id_ed25519 (not found), \
+             key ~/.ssh/id_ecdsa (not found), key ~/.ssh/id_rsa (not found)",
             lab.path("wrong").display()
         )
     );
@@ -463,7 +464,8 @@ async fn unreachable_hosts_say_why() {
         unreachable_message(&err),
         format!(
             "authentication failed for root@127.0.0.1:{port}: tried key {} (encrypted: load \
-             it into ssh-agent with ssh-add), agent (SSH_AUTH_SOCK not set)",
+             it into ssh-agent with ssh-add), agent (SSH_AUTH_SOCK not set), key ~/.ssh/id_ed25519 (not found), \
+             key ~/.ssh/id_ecdsa (not found), key ~/.ssh/id_rsa (not found)",
             lab.path("locked").display()
         )
     );

@@ -94,14 +94,14 @@ fn wrong_types_missing_and_unsupported_parameters_are_refused_at_their_line() {
         (
             "copy",
             "        content: x\n        dest: /tmp/x\n        force: maybe\n",
-            "pb.yml:10:9: parameter 'force' for module 'copy': \"maybe\" is not a boolean\n\
+            "pb.yml:10:9: parameter 'force' for module 'copy': 'maybe' is not a valid boolean\n\
              \x20           force: maybe\n            ^\n",
         ),
         (
             "debug",
             "        msg: hi\n        verbosity: high\n",
-            "pb.yml:9:9: parameter 'verbosity' for module 'debug': \"high\" is not a whole \
-             number\n            verbosity: high\n            ^\n",
+            "pb.yml:9:9: parameter 'verbosity' for module 'debug': 'high' is not a valid \
+             integer\n            verbosity: high\n            ^\n",
         ),
         (
             "assert",
@@ -184,7 +184,7 @@ fn templated_values_are_typed_when_the_task_runs() {
     assert_eq!(
         lines[4],
         "fatal: [localhost]: FAILED! => {\"changed\": false, \"msg\": \"parameter 'verbosity' \
-         for module 'debug': \\\"high\\\" is not a whole number\"}"
+         for module 'debug': 'high' is not a valid integer\"}"
     );
 }
 

@@ -339,7 +339,8 @@ fn passwords_only_when_asked_and_refusals_name_each_method() {
     let out = lab.run(&pb, &[]);
     assert_eq!(out.code, 4);
     let tried_key = format!(
-        "key {} (refused), agent (SSH_AUTH_SOCK not set)",
+        "key {} (refused), agent (SSH_AUTH_SOCK not set), key ~/.ssh/id_ed25519 (not found), \
+             key ~/.ssh/id_ecdsa (not found), key ~/.ssh/id_rsa (not found)",
         other.display()
     );
     assert_eq!(
@@ -410,7 +411,8 @@ fn encrypted_key_from_an_agent_or_a_prompt() {
         out.failure_msgs(),
         [format!(
             "[{C}] authentication failed for root@{C_ADDR}:22: tried key {} (encrypted: load it \
-             into ssh-agent with ssh-add), agent (SSH_AUTH_SOCK not set)",
+             into ssh-agent with ssh-add), agent (SSH_AUTH_SOCK not set), key ~/.ssh/id_ed25519 (not found), \
+             key ~/.ssh/id_ecdsa (not found), key ~/.ssh/id_rsa (not found)",
             key.display()
         )]
     );

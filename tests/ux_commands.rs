@@ -45,25 +45,25 @@ fn adhoc_prints_the_ansible_commands_lines() {
         "alpha | SUCCESS => {\n    \"changed\": false,\n    \"ping\": \"pong\"\n}\n"
     );
 
-    // `-a` alone runs it through the shell, output after `rc=N >>` as `ansible` prints it.
-    let out = mestral(
-        &dir,
-        &[
-            "adhoc",
-            "web",
-            "-i",
-            "inv.ini",
-            "-a",
-            "echo hi >&2; echo out",
-        ],
-    );
+    // `-m shell` runs it through the shell, output after `rc=N >>` as `ansible` prints it.
+    let shell = [
+        "adhoc",
+        "web",
+        "-i",
+        "inv.ini",
+        "-m",
+        "shell",
+        "-a",
+        "echo hi >&2; echo out",
+    ];
+    let out = mestral(&dir, &shell);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
         "alpha | CHANGED | rc=0 >>\nouthi\nbeta | CHANGED | rc=0 >>\nouthi\n"
     );
 
-    // A failing command fails with exit code 2: stdout, stderr and the message run together.
+    // `-a` alone runs `command`, as in Ansible: no shell, the words are echo's arguments.
     let out = mestral(
         &dir,
         &[
@@ -72,14 +72,28 @@ fn adhoc_prints_the_ansible_commands_lines() {
             "-i",
             "inv.ini",
             "-a",
-            "echo oops >&2; exit 4",
+            "echo hi >&2; echo out",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        stdout(&out),
-        "beta | FAILED | rc=4 >>\noopsnon-zero return code\n"
-    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "beta | CHANGED | rc=0 >>\nhi >&2; echo out\n");
+
+    // A failing command fails with exit code 2: stdout, stderr and the message run together,
+    // byte for byte what `ansible localhost -c local -m command -a ...` prints.
+    let rows = [
+        ("false", "beta | FAILED | rc=1 >>\nnon-zero return code\n"),
+        (
+            "sh -c 'echo out; echo err >&2; exit 3'",
+            "beta | FAILED | rc=3 >>\nouterrnon-zero return code\n",
+        ),
+    ];
+    for (command, want) in rows {
+        let out = mestral(&dir, &["adhoc", "beta", "-i", "inv.ini", "-a", command]);
+        assert_eq!(
+            (out.status.code(), stdout(&out)),
+            (Some(2), want.to_string())
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

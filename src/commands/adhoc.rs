@@ -111,8 +111,8 @@ impl RunFlags {
 pub struct AdhocArgs {
     /// Hosts to run on: a host, a group, or a pattern (`web:!web3`).
     pub pattern: String,
-    /// The module to run (`shell` when only -a is given).
-    #[arg(short = 'm', long = "module-name", default_value = "shell")]
+    /// The module to run (`command` when only -a is given, as in Ansible).
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
     pub module: String,
     /// The module's arguments: `k=v ...`, or the command for shell and command.
     #[arg(short = 'a', long = "args", default_value = "")]

@@ -52,10 +52,16 @@ pub(crate) async fn authenticate(
     if auth.try_agent().await.map_err(|e| broken(&auth, e))? {
         return Ok(());
     }
-    let home = dirs::home_dir().unwrap_or_default();
-    let defaults = ["id_ed25519", "id_ecdsa", "id_rsa"].map(|n| home.join(".ssh").join(n));
+    let defaults = default_keys(&dirs::home_dir().unwrap_or_default());
     for path in target.identity_files.iter().chain(defaults.iter()) {
-        if spec.private_key.as_deref() == Some(path.as_path()) || !path.exists() {
+        if spec.private_key.as_deref() == Some(path.as_path()) {
+            continue;
+        }
+        if !path.exists() {
+            // ssh skips a missing default key silently; the list says it was looked for.
+            if defaults.contains(path) {
+                auth.tried.push(not_found(path));
+            }
             continue;
         }
         if auth
@@ -76,13 +82,28 @@ pub(crate) async fn authenticate(
         }
         auth.tried.push("password (refused)".into());
     }
-    Err(unreachable(format!(
+    Err(unreachable(failed(target, &auth.tried)))
+}
+
+/// The keys ssh tries when none is configured, in its order.
+fn default_keys(home: &Path) -> [PathBuf; 3] {
+    ["id_ed25519", "id_ecdsa", "id_rsa"].map(|n| home.join(".ssh").join(n))
+}
+
+/// The entry for a default key that is not there.
+fn not_found(path: &Path) -> String {
+    format!("key {} (not found)", known_hosts::display(path))
+}
+
+/// The error when every method failed: each one tried and how it went, in order.
+fn failed(target: &Target, tried: &[String]) -> String {
+    format!(
         "authentication failed for {}@{}:{}: tried {}",
         target.user,
         target.host,
         target.port,
-        auth.tried.join(", ")
-    )))
+        tried.join(", ")
+    )
 }
 
 struct Auth<'a> {
@@ -245,6 +266,35 @@ fn ask_passphrase(path: &Path) -> Result<Arc<PrivateKey>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// No agent, no key given, no default key on disk: each default key is named as looked
+    /// for; a key that is there is not listed as missing.
+    #[test]
+    fn missing_default_keys_are_listed_in_the_failure() {
+        let home = std::env::temp_dir().join(format!("mestral-auth-home-{}", std::process::id()));
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_ecdsa"), "x").unwrap();
+        let target = Target {
+            host: "10.0.0.5".into(),
+            port: 22,
+            user: "deploy".into(),
+            identity_files: Vec::new(),
+            policy: known_hosts::Policy::Strict,
+            known_hosts: Vec::new(),
+        };
+        let mut tried = vec!["agent (SSH_AUTH_SOCK not set)".to_string()];
+        let missing = default_keys(&home).into_iter().filter(|p| !p.exists());
+        tried.extend(missing.map(|p| not_found(&p)));
+        let h = home.display();
+        assert_eq!(
+            failed(&target, &tried),
+            format!(
+                "authentication failed for deploy@10.0.0.5:22: tried agent (SSH_AUTH_SOCK not \
+                 set), key {h}/.ssh/id_ed25519 (not found), key {h}/.ssh/id_rsa (not found)"
+            )
+        );
+        std::fs::remove_dir_all(&home).unwrap();
+    }
 
     #[test]
     fn encrypted_and_missing_keys_are_explained() {

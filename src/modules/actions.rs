@@ -84,7 +84,8 @@ pub fn set_fact(args: &Value) -> Result<(), String> {
         if key == "cacheable" {
             if as_bool(value).is_none() && !json_has_template(value) {
                 return Err(format!(
-                    "parameter 'cacheable' for module 'set_fact': {value} is not a boolean"
+                    "parameter 'cacheable' for module 'set_fact': {}",
+                    super::args::not_valid(value, "boolean")
                 ));
             }
             continue;

@@ -366,7 +366,10 @@ async fn apply(a: AptArgs, module: &str, ctx: &ModuleCtx<'_>) -> Result<ModuleOu
             out.rc,
             out.stderr_text().trim()
         );
-        return Ok(summary(ModuleOutput::failed(msg).with_exec(&out)));
+        // Nothing was installed or removed: apt-get changes all or nothing.
+        return Ok(ModuleOutput::failed(msg)
+            .with_exec(&out)
+            .with("cache_updated", json!(cache_updated)));
     }
     Ok(summary(ModuleOutput::changed(changes).with_exec(&out)))
 }

@@ -5,32 +5,106 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::coerce;
 use crate::vars::{as_bool, Value};
 
 /// Parses `args` into `T`; the error names the module and the argument, and suggests the
 /// closest known argument for a typo.
 pub fn parse<T: DeserializeOwned>(module: &str, args: &Value) -> Result<T, String> {
-    let args = match args {
+    let mut args = match args {
         Value::Null => Value::Object(Default::default()),
         other => other.clone(),
     };
-    let err = match serde_json::from_value::<T>(args.clone()) {
-        Ok(parsed) => return Ok(parsed),
-        Err(e) => e.to_string(),
+    // Each round converts one mistyped value (Ansible's string-to-int/float/bool conversion);
+    // the bound only stops a pathological argument tree.
+    for _ in 0..64 {
+        let err = match serde_json::from_value::<T>(args.clone()) {
+            Ok(parsed) => return Ok(parsed),
+            Err(e) => e.to_string(),
+        };
+        match converted_args::<T>(&args, &err) {
+            Ok(Some(next)) => args = next,
+            Ok(None) => return Err(message::<T>(module, &args, &err)),
+            Err((name, why)) => {
+                return Err(format!("parameter '{name}' for module '{module}': {why}"))
+            }
+        }
+    }
+    Err(format!("module '{module}': too many arguments to convert"))
+}
+
+/// `args` with the value serde refused converted to the kind it wanted; `Ok(None)` when the
+/// error is not a convertible scalar, `Err((name, "'20x' is not a valid integer"))` when the
+/// value cannot be converted.
+fn converted_args<T: DeserializeOwned>(
+    args: &Value,
+    err: &str,
+) -> Result<Option<Value>, (String, String)> {
+    let Some(m) = coerce::mistyped(err) else {
+        return Ok(None);
     };
+    let places = coerce::places(args, &m.got);
+    for path in &places {
+        let Some(next) = coerce::converted(args, path, m.want) else {
+            continue;
+        };
+        // The conversion that moves the error is the one serde asked for.
+        match serde_json::from_value::<T>(next.clone()) {
+            Ok(_) => return Ok(Some(next)),
+            Err(e) if e.to_string() != err => return Ok(Some(next)),
+            Err(_) => {}
+        }
+    }
+    match (m.want, places.first()) {
+        (coerce::Want::Text, _) | (_, None) => Ok(None),
+        (want, Some(path)) => {
+            let path = culprit_path::<T>(args, &places, err).unwrap_or_else(|| path.clone());
+            let why = format!("{} is not a valid {}", coerce::quoted(&m.got), want.noun());
+            Err((coerce::name(&path), why))
+        }
+    }
+}
+
+/// Of the places holding the refused value, the one whose removal changes the error.
+fn culprit_path<T: DeserializeOwned>(
+    args: &Value,
+    places: &[coerce::Path],
+    err: &str,
+) -> Option<coerce::Path> {
+    places.iter().find_map(|path| {
+        let Some((coerce::Step::Key(last), parent)) = path.split_last() else {
+            return None;
+        };
+        let mut copy = args.clone();
+        let mut node = &mut copy;
+        for step in parent {
+            node = match step {
+                coerce::Step::Key(k) => node.get_mut(k.as_str())?,
+                coerce::Step::Index(i) => node.get_mut(*i)?,
+            };
+        }
+        node.as_object_mut()?.remove(last);
+        match serde_json::from_value::<T>(copy) {
+            Err(e) if e.to_string() == err => None,
+            _ => Some(path.clone()),
+        }
+    })
+}
+
+/// The user's message for a parse error that no conversion fixes.
+fn message<T: DeserializeOwned>(module: &str, args: &Value, err: &str) -> String {
     if let Some(rest) = err.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        return Err(unknown(module, field, &backticked(expected)));
+        return unknown(module, field, &backticked(expected));
     }
     if let Some(rest) = err.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        return Err(format!(
-            "missing required parameter '{field}' for module '{module}'"
-        ));
+        return format!("missing required parameter '{field}' for module '{module}'");
     }
-    match culprit::<T>(&args, &err) {
-        Some(key) => Err(format!("parameter '{key}' for module '{module}': {err}")),
-        None => Err(format!("module '{module}': {err}")),
+    let plain = coerce::plain(err);
+    match culprit::<T>(args, err) {
+        Some(key) => format!("parameter '{key}' for module '{module}': {plain}"),
+        None => format!("module '{module}': {plain}"),
     }
 }
 
@@ -107,7 +181,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// A boolean that accepts YAML 1.1 words (`yes`, `no`, `on`, `off`) and strings.
 pub fn loose_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let v = Value::deserialize(d)?;
-    as_bool(&v).ok_or_else(|| serde::de::Error::custom(format!("{v} is not a boolean")))
+    as_bool(&v).ok_or_else(|| serde::de::Error::custom(not_valid(&v, "boolean")))
 }
 
 /// Same as `loose_bool` for optional fields.
@@ -118,7 +192,7 @@ pub fn loose_bool_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<b
     }
     as_bool(&v)
         .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a boolean")))
+        .ok_or_else(|| serde::de::Error::custom(not_valid(&v, "boolean")))
 }
 
 /// A file mode: a string is octal text (`"0644"`, `"644"`, `"u+rwx"` is refused here), a
@@ -155,7 +229,24 @@ pub fn loose_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| serde::de::Error::custom(format!("{v} is not a whole number")))
+    .ok_or_else(|| serde::de::Error::custom(not_valid(&v, "integer")))
+}
+
+/// `'maybe' is not a valid boolean`: the message for a value no conversion fits.
+pub fn not_valid(value: &Value, noun: &str) -> String {
+    format!("{} is not a valid {noun}", coerce::quoted(value))
+}
+
+/// A whole number kept as its text (modules that read it later parse it again): a number or
+/// its string form, anything else refused as Ansible's `int` type refuses it.
+pub fn int_text_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Value::deserialize(d)?;
+    match &v {
+        Value::Null => Ok(None),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(n.to_string())),
+        Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(Some(s.trim().to_string())),
+        _ => Err(serde::de::Error::custom(not_valid(&v, "integer"))),
+    }
 }
 
 /// A string, or a number/bool written without quotes, as text.
@@ -201,7 +292,7 @@ mod tests {
             ),
             (
                 json!({"dest": "/x", "force": "maybe"}),
-                "parameter 'force' for module 'copy': \"maybe\" is not a boolean",
+                "parameter 'force' for module 'copy': 'maybe' is not a valid boolean",
             ),
             (
                 json!({"dest": "/x", "mode": 644}),

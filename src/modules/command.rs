@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
 use super::{ModuleCtx, ModuleOutput};
-use crate::connection::quote;
+use crate::connection::{quote, ExecOutput};
 use crate::vars::{as_text, Value};
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +330,11 @@ pub async fn run(
         }
         None => ctx.exec_echoed(&line, None).await?,
     };
+    if ctx.escalation.is_some() {
+        if let Some(msg) = become_failure(ctx.host, &out) {
+            return Ok(ModuleOutput::failed(msg));
+        }
+    }
     let mut result = ModuleOutput::changed(true)
         .with_exec(&out)
         .with("cmd", cmd_value);
@@ -352,6 +357,20 @@ pub async fn run(
         result.msg = Some("non-zero return code".into());
     }
     Ok(result)
+}
+
+/// sudo's own refusal (no password given, or a wrong one) rather than the command's failure:
+/// Ansible reports it as a plain failure with a message and no command result
+/// (`host | FAILED! => {"msg": ...}`), so its text does not run into `non-zero return code`.
+fn become_failure(host: &str, out: &ExecOutput) -> Option<String> {
+    let text = out.stderr_text();
+    let line = text.strip_suffix('\n')?;
+    let refused = [
+        format!("sudo on {host} needs a password: run with -K / --ask-become-pass"),
+        format!("sudo on {host}: incorrect become password"),
+    ];
+    let only_sudo = out.rc != 0 && out.stdout.is_empty() && refused.iter().any(|r| r == line);
+    only_sudo.then(|| line.to_string())
 }
 
 /// command and shell output as Ansible returns it: with `strip_empty_ends` (the default)
@@ -428,6 +447,37 @@ fn join_quoted(words: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sudo_refusals_are_told_from_command_failures() {
+        let needs = "sudo on web1 needs a password: run with -K / --ask-become-pass";
+        let wrong = "sudo on web1: incorrect become password";
+        let rows = [
+            (1, "", format!("{needs}\n"), Some(needs)),
+            (1, "", format!("{wrong}\n"), Some(wrong)),
+            (1, "partial\n", format!("{needs}\n"), None),
+            (0, "", format!("{needs}\n"), None),
+            (
+                1,
+                "",
+                "sudo on web2 needs a password: run with -K / --ask-become-pass\n".into(),
+                None,
+            ),
+            (1, "", format!("{needs}\nmore\n"), None),
+        ];
+        for (rc, stdout, stderr, want) in rows {
+            let out = ExecOutput {
+                rc,
+                stdout: stdout.as_bytes().to_vec(),
+                stderr: stderr.into_bytes(),
+            };
+            assert_eq!(
+                become_failure("web1", &out).as_deref(),
+                want,
+                "{rc} {stdout:?}"
+            );
+        }
+    }
 
     #[test]
     fn splits_words_like_a_shell() {

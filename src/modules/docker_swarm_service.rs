@@ -10,7 +10,7 @@ use serde_json::json;
 use super::args::{self, text_opt};
 use super::docker::{self, inspect_or_null, strip_digest, DOCKER};
 use super::docker_service_spec::{diff, Change, Current, Port, Wanted};
-use super::{ModuleCtx, ModuleOutput};
+use super::{FileDiff, ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::{as_text, Value};
 
@@ -293,8 +293,18 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             _ if absent => Value::Null,
             _ => summary(&a.name, &want, &Current::default()),
         };
-        o.with("changes", json!(changes))
+        let before = current
+            .as_ref()
+            .map(|cur| summary(&a.name, &as_wanted(cur), cur));
+        let (dict, text) = spec_diff(&a.name, &before.unwrap_or(Value::Null), &shown);
+        let mut o = o
+            .with("changes", json!(changes))
             .with("swarm_service", shown)
+            .with("diff", dict);
+        if ctx.diff {
+            o.diffs.push(text);
+        }
+        o
     };
     if ctx.check {
         return Ok(report(ModuleOutput::changed(true)));
@@ -309,6 +319,44 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         }
     }
     Ok(report(ModuleOutput::changed(true)))
+}
+
+/// The running spec as wishes that change nothing, so `summary` shows it as it is.
+fn as_wanted(cur: &Current) -> Wanted {
+    Wanted {
+        global: cur.global,
+        ..Wanted::default()
+    }
+}
+
+/// The spec fields that differ, before and after (absent on one side when the service is
+/// created or removed): the `diff` dict community.docker returns, and the same as `key: value`
+/// lines for `--diff`.
+fn spec_diff(name: &str, before: &Value, after: &Value) -> (Value, FileDiff) {
+    let empty = serde_json::Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let (mut was, mut will) = (serde_json::Map::new(), serde_json::Map::new());
+    for key in keys.into_iter().filter(|k| b.get(*k) != a.get(*k)) {
+        if let Some(v) = b.get(key) {
+            was.insert(key.clone(), v.clone());
+        }
+        if let Some(v) = a.get(key) {
+            will.insert(key.clone(), v.clone());
+        }
+    }
+    let lines = |m: &serde_json::Map<String, Value>| -> String {
+        m.iter().map(|(k, v)| format!("{k}: {v}\n")).collect()
+    };
+    let text = FileDiff {
+        path: format!("service {name}"),
+        before: lines(&was),
+        after: lines(&will),
+    };
+    (json!({"before": was, "after": will}), text)
 }
 
 /// The service as it will be: the wishes, filled in from the current spec.
@@ -337,6 +385,60 @@ fn summary(name: &str, want: &Wanted, cur: &Current) -> Value {
 mod tests {
     use super::*;
     use crate::modules::docker_service_spec::tests::{port, web_wanted};
+
+    /// The user's case: replicas 2 -> 1 shows that field only; creating and removing show the
+    /// whole spec on one side.
+    #[test]
+    fn spec_diffs() {
+        let cur = Current {
+            image: "nginx:1.27@sha256:abc".into(),
+            replicas: Some(2),
+            ports: vec![port(8080, 80, "ingress")],
+            ..Current::default()
+        };
+        let want = Wanted {
+            replicas: Some(1),
+            ..Wanted::default()
+        };
+        let before = summary("web", &as_wanted(&cur), &cur);
+        let (dict, text) = spec_diff("web", &before, &summary("web", &want, &cur));
+        assert_eq!(
+            dict,
+            json!({"before": {"replicas": 2}, "after": {"replicas": 1}})
+        );
+        assert_eq!(
+            text,
+            FileDiff {
+                path: "service web".into(),
+                before: "replicas: 2\n".into(),
+                after: "replicas: 1\n".into(),
+            }
+        );
+
+        let want = Wanted {
+            image: Some("nginx:1.28".into()),
+            env: Some(vec![("A".into(), "1".into())]),
+            ..Wanted::default()
+        };
+        let (dict, _) = spec_diff("web", &before, &summary("web", &want, &cur));
+        assert_eq!(
+            dict,
+            json!({"before": {"env": [], "image": "nginx:1.27"},
+                   "after": {"env": ["A=1"], "image": "nginx:1.28"}})
+        );
+
+        let (_, text) = spec_diff("web", &before, &Value::Null);
+        assert_eq!(
+            (text.before.as_str(), text.after.as_str()),
+            (
+                "args: []\ncommand: []\nenv: []\nimage: \"nginx:1.27\"\nmode: \"replicated\"\n\
+                 name: \"web\"\npublish: [{\"published_port\":8080,\"target_port\":80,\
+                 \"protocol\":\"tcp\",\"mode\":\"ingress\"}]\nreplicas: 2\n\
+                 replicas_max_per_node: null\n",
+                ""
+            )
+        );
+    }
 
     #[test]
     fn commands() {

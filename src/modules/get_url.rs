@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, text_opt};
+use super::args::{self, int_text_opt, loose_bool, text_opt};
 use super::mode::{mode_any, Mode};
 use super::remote_file::{self as rf, fail, Attrs, Kind, ReadOpts};
 use super::{ModuleCtx, ModuleOutput};
@@ -24,7 +24,7 @@ pub(super) struct Params {
     force: bool,
     #[serde(default)]
     checksum: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     timeout: Option<String>,
     #[serde(default = "yes", deserialize_with = "loose_bool")]
     validate_certs: bool,

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, text_opt};
+use super::args::{self, int_text_opt, loose_bool, text_opt};
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -18,7 +18,7 @@ pub(super) struct Params {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     gid: Option<String>,
     #[serde(default, deserialize_with = "loose_bool")]
     system: bool,
@@ -203,7 +203,7 @@ mod tests {
             ),
             (
                 json!({"name": "x", "gid": "abc"}),
-                "parameter 'gid' for module 'group': 'abc' is not a number",
+                "parameter 'gid' for module 'group': 'abc' is not a valid integer",
             ),
             (
                 json!({"nam": "x"}),

@@ -12,6 +12,7 @@ pub mod actions;
 pub mod apt;
 pub mod args;
 pub mod attr_diff;
+pub mod coerce;
 pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;

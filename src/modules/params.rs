@@ -214,7 +214,7 @@ mod tests {
             (
                 "debug",
                 json!({"verbosity": "high"}),
-                Some("parameter 'verbosity' for module 'debug': \"high\" is not a whole number"),
+                Some("parameter 'verbosity' for module 'debug': 'high' is not a valid integer"),
             ),
             (
                 "ansible.builtin.copy",
@@ -263,7 +263,7 @@ mod tests {
             (
                 "set_fact",
                 json!({"cacheable": "maybe"}),
-                Some("parameter 'cacheable' for module 'set_fact': \"maybe\" is not a boolean"),
+                Some("parameter 'cacheable' for module 'set_fact': 'maybe' is not a valid boolean"),
             ),
             ("include_tasks", json!({"anything": 1}), None),
         ];

@@ -8,7 +8,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool, loose_bool_opt, text_opt};
+use super::args::{self, int_text_opt, loose_bool, loose_bool_opt, text_opt};
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -20,7 +20,7 @@ pub(super) struct Params {
     name: String,
     #[serde(default, deserialize_with = "text_opt")]
     state: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     uid: Option<String>,
     #[serde(default, deserialize_with = "text_opt")]
     group: Option<String>,
@@ -46,6 +46,11 @@ pub(super) struct Params {
     remove: bool,
     #[serde(default, deserialize_with = "loose_bool")]
     force: bool,
+    /// A crypted hash (`password_hash`), as /etc/shadow holds it.
+    #[serde(default, deserialize_with = "text_opt")]
+    password: Option<String>,
+    #[serde(default, deserialize_with = "text_opt")]
+    update_password: Option<String>,
 }
 
 /// What the task asks for, checked.
@@ -66,6 +71,9 @@ pub struct Want {
     pub non_unique: bool,
     pub remove: bool,
     pub force: bool,
+    pub password: Option<String>,
+    /// `update_password: always` (the default): an existing account's hash is set too.
+    pub update_password: bool,
 }
 
 fn bad(arg: &str, msg: String) -> String {
@@ -128,6 +136,27 @@ fn want(p: Params) -> Result<Want, String> {
             return Err(bad(arg, format!("'{text}' may not hold ':' or a newline")));
         }
     }
+    let update_password = match p.update_password.as_deref().unwrap_or("always") {
+        "always" => true,
+        "on_create" => false,
+        other => {
+            return Err(bad(
+                "update_password",
+                format!("'{other}' is not one of always, on_create"),
+            ))
+        }
+    };
+    let password = p.password.filter(|h| !h.is_empty());
+    if let Some(hash) = &password {
+        // The hash is a secret: masked wherever it could be printed (commands at -vvv).
+        crate::output::secrets::add(hash);
+        if hash.contains([':', '\n']) {
+            return Err(bad(
+                "password",
+                "the hash may not hold ':' or a newline".into(),
+            ));
+        }
+    }
     Ok(Want {
         name: p.name,
         present,
@@ -144,6 +173,8 @@ fn want(p: Params) -> Result<Want, String> {
         non_unique: p.non_unique,
         remove: p.remove,
         force: p.force,
+        password,
+        update_password,
     })
 }
 
@@ -173,6 +204,9 @@ fn useradd_args(w: &Want) -> String {
     }
     if w.system {
         a.push_str(" -r");
+    }
+    if let Some(hash) = &w.password {
+        a.push_str(&format!(" -p {}", quote(hash)));
     }
     a.push_str(if w.create_home { " -m" } else { " -M" });
     a
@@ -214,10 +248,15 @@ pub fn script(w: &Want, check: bool) -> String {
         ),
         None => format!("N=; if getent group {n} >/dev/null; then N=-N; fi;"),
     };
+    // The stored hash only when the task sets one: it is compared, never shown.
+    let shadow = match w.password {
+        Some(_) => format!(" getent shadow {n} | cut -d: -f2;"),
+        None => String::new(),
+    };
     format!(
         "c=0; if ! getent passwd {n} >/dev/null; then {guard} {} ; c=1; fi; echo changed:$c; \
          p=$(getent passwd {n}) || exit 0; echo \"$p\"; \
-         getent group \"$(echo \"$p\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {n}; exit 0",
+         getent group \"$(echo \"$p\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {n};{shadow} exit 0",
         act(format!("useradd{} $N {n}", useradd_args(w)))
     )
 }
@@ -233,6 +272,8 @@ pub struct Account {
     pub group_name: String,
     /// Supplementary groups (the primary group left out).
     pub groups: Vec<String>,
+    /// The stored hash, read only when the task gives a password.
+    pub password: Option<String>,
 }
 
 /// Parses the lines after `changed:` (none when the account does not exist, in check mode).
@@ -257,6 +298,7 @@ pub fn parse_account(lines: &[&str]) -> Option<Account> {
         shell: f[6].to_string(),
         group_name,
         groups,
+        password: lines.get(3).map(|h| h.trim().to_string()),
     })
 }
 
@@ -300,6 +342,14 @@ pub fn usermod_args(w: &Want, have: &Account) -> String {
     if let Some(s) = w.shell.as_ref().filter(|s| **s != have.shell) {
         a.push_str(&format!(" -s {}", quote(s)));
     }
+    let stored = have.password.as_ref();
+    if let Some(hash) = w
+        .password
+        .as_ref()
+        .filter(|h| w.update_password && stored != Some(*h))
+    {
+        a.push_str(&format!(" -p {}", quote(hash)));
+    }
     a
 }
 
@@ -328,6 +378,9 @@ fn present_values(
         .with("comment", json!(pick(&w.comment, acct.map(|a| &a.comment))))
         .with("home", json!(pick(&w.home, acct.map(|a| &a.home))))
         .with("shell", json!(pick(&w.shell, acct.map(|a| &a.shell))));
+    if w.password.is_some() {
+        out = out.with("password", json!("NOT_LOGGING_PASSWORD"));
+    }
     if created {
         out.with("system", json!(w.system))
             .with("create_home", json!(w.create_home))
@@ -473,6 +526,7 @@ mod tests {
             "calx:x:999:998::/home/calx:/usr/sbin/nologin",
             "calx",
             "calx adm",
+            "$6$old$hash",
         ];
         let have = parse_account(&lines).unwrap();
         assert_eq!(
@@ -485,6 +539,7 @@ mod tests {
                 shell: "/usr/sbin/nologin".into(),
                 group_name: "calx".into(),
                 groups: vec!["adm".into()],
+                password: Some("$6$old$hash".into()),
             }
         );
         let cases = [
@@ -512,6 +567,15 @@ mod tests {
                 json!({"name": "calx", "home": "/srv/c", "move_home": true}),
                 " -d /srv/c -m",
             ),
+            (json!({"name": "calx", "password": "$6$old$hash"}), ""),
+            (
+                json!({"name": "calx", "password": "$6$new$hash"}),
+                " -p '$6$new$hash'",
+            ),
+            (
+                json!({"name": "calx", "password": "$6$new$hash", "update_password": "on_create"}),
+                "",
+            ),
         ];
         for (args, expected) in cases {
             assert_eq!(
@@ -533,7 +597,7 @@ mod tests {
             ),
             (
                 json!({"name": "x", "uid": "u1"}),
-                "parameter 'uid' for module 'user': 'u1' is not a number",
+                "parameter 'uid' for module 'user': 'u1' is not a valid integer",
             ),
             (
                 json!({"name": "x", "groups": {"a": 1}}),

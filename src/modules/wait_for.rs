@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, text_opt};
+use super::args::{self, int_text_opt, text_opt};
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 use crate::vars::Value;
@@ -16,19 +16,19 @@ use crate::vars::Value;
 pub(super) struct Params {
     #[serde(default, deserialize_with = "text_opt")]
     host: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     port: Option<String>,
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
     state: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     timeout: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     delay: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     sleep: Option<String>,
-    #[serde(default, deserialize_with = "text_opt")]
+    #[serde(default, deserialize_with = "int_text_opt")]
     connect_timeout: Option<String>,
     #[serde(default)]
     search_regex: Option<String>,
@@ -198,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             parse(json!({"port": "http"})).unwrap_err(),
-            "port 'http' is not a port number"
+            "parameter 'port' for module 'wait_for': 'http' is not a valid integer"
         );
         assert_eq!(
             parse(json!({"prot": 22})).unwrap_err(),

@@ -36,6 +36,13 @@ pub fn task_start(
     })
 }
 
+/// A run that stopped before or outside any task (a playbook that does not load, an unknown
+/// module or parameter, a bad inventory): the message `ERROR!` prints on stderr, already
+/// redacted. The last event of such a run; no recap follows.
+pub fn error(msg: &str, elapsed: Duration) -> Value {
+    json!({"event": "error", "elapsed_ms": ms(elapsed), "msg": msg})
+}
+
 pub fn host_result(play: &str, task: &str, r: &HostReport, elapsed: Duration) -> Value {
     let items: Vec<Value> = r
         .lines
@@ -137,6 +144,14 @@ mod tests {
                 "ignored": false, "rc": 0, "msg": "done", "duration_ms": 1500,
                 "diff": [{"path": "/etc/x", "before": "a\n", "after": "b\n"}],
                 "items": [{"item": "one", "status": "changed"}], "result": result})
+        );
+    }
+
+    #[test]
+    fn error_event() {
+        assert_eq!(
+            error("pb.yml:3: unknown module 'cpoy'", Duration::from_millis(7)),
+            json!({"event": "error", "elapsed_ms": 7, "msg": "pb.yml:3: unknown module 'cpoy'"})
         );
     }
 

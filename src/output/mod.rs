@@ -5,7 +5,7 @@
 //! With `-v` a command's output is streamed as it comes, prefixed with its host.
 
 mod echo;
-mod json;
+pub mod json;
 mod live;
 mod pyrepr;
 pub mod secrets;

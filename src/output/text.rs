@@ -232,6 +232,43 @@ mod tests {
         );
     }
 
+    /// Each expected text is what `ansible localhost -c local -m ... -a ...` (2.19) printed.
+    #[test]
+    fn adhoc_results_like_ansible() {
+        use serde_json::json;
+        console::set_colors_enabled(false);
+        let rows = [
+            (
+                Status::Failed,
+                json!({"changed": true, "cmd": ["sh"], "rc": 3, "stdout": "out", "stderr": "err",
+                       "failed": true, "msg": "non-zero return code"}),
+                "localhost | FAILED | rc=3 >>\nouterrnon-zero return code\n",
+            ),
+            (
+                Status::Ok,
+                json!({"changed": true, "cmd": ["echo", "hi"], "rc": 0, "stdout": "hi",
+                       "stderr": ""}),
+                "localhost | CHANGED | rc=0 >>\nhi\n",
+            ),
+            (
+                Status::Failed,
+                json!({"changed": false, "failed": true, "path": "/nonexist/x",
+                       "msg": "file (/nonexist/x) is absent, cannot continue"}),
+                "localhost | FAILED! => {\n    \"changed\": false,\n    \"msg\": \"file \
+                 (/nonexist/x) is absent, cannot continue\",\n    \"path\": \"/nonexist/x\"\n}\n",
+            ),
+            (
+                Status::Ok,
+                json!({"changed": false, "ping": "pong"}),
+                "localhost | SUCCESS => {\n    \"changed\": false,\n    \"ping\": \"pong\"\n}\n",
+            ),
+        ];
+        for (status, result, want) in rows {
+            let report = super::super::HostReport::single("localhost", status, &result, None);
+            assert_eq!(adhoc_result(&report), want);
+        }
+    }
+
     #[test]
     fn pretty_indents_four() {
         let v = serde_json::json!({"msg": "hi"});
@@ -364,7 +401,14 @@ pub fn adhoc_result(r: &super::HostReport) -> String {
                 get("stderr")
             )
         }
-        Status::Failed => format!("{host} | FAILED! => {}", sorted_pretty(result)),
+        Status::Failed => {
+            // Ansible's dump leaves out the `failed` flag the caption already says.
+            let mut shown = result.clone();
+            if let Some(map) = shown.as_object_mut() {
+                map.remove("failed");
+            }
+            format!("{host} | FAILED! => {}", sorted_pretty(&shown))
+        }
         _ => {
             let caption = if changed { "CHANGED" } else { "SUCCESS" };
             format!("{host} | {caption} => {}", sorted_pretty(result))

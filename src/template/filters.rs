@@ -84,6 +84,7 @@ pub fn register(env: &mut Environment<'static>) {
         _ => require_defined(v).map(|_| v.clone()),
     });
     env.add_filter("hash", hash);
+    env.add_filter("password_hash", super::password::password_hash);
     env.add_filter("type_debug", |v: &MjValue| type_name(v));
 }
 

@@ -2,12 +2,15 @@
 //! bare expressions for `when`, lazy rendering of variables that hold templates, and the
 //! filters, tests and lookups playbooks commonly use.
 
+#[cfg(test)]
+mod catalog;
 mod checks;
 mod collections;
 mod convert;
 mod filters;
 mod guards;
 mod lookups;
+mod password;
 mod render;
 mod scope;
 
