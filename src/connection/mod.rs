@@ -10,6 +10,7 @@ mod auth;
 mod jump;
 mod known_hosts;
 mod local;
+mod quickack;
 mod run;
 mod ssh;
 mod ssh_config;
