@@ -197,6 +197,8 @@ bench_size() {
         local addrs=()
         for h in "${hosts[@]}"; do addrs+=("$(addr "$h")"); done
         timed "f$n-$rep" "$FLOOR_BIN" "$LAB_KEY" root "$cmds" "${addrs[@]}" || true
+        timed "fq$n-$rep" env FLOOR_QUICKACK=1 "$FLOOR_BIN" "$LAB_KEY" root "$cmds" "${addrs[@]}" ||
+            true
     done
     report_size "$n" "$cmds"
 }
@@ -239,6 +241,11 @@ report_size() {
     printf -- '- floor:'
     for ((rep = 1; rep <= REPS; rep++)); do printf ' %s' "$(field "f$n-$rep" 1)"; done
     echo
+    local floorq
+    floorq=$(for ((rep = 1; rep <= REPS; rep++)); do field "fq$n-$rep" 1; done | median)
+    printf -- '- floor with TCP_QUICKACK as mestral (FLOOR_QUICKACK=1):'
+    for ((rep = 1; rep <= REPS; rep++)); do printf ' %s' "$(field "fq$n-$rep" 1)"; done
+    printf '; median %.3f s, mestral converged / it: %sx\n' "$floorq" "$(ratio "${med[mconv]}" "$floorq")"
     echo
     echo "Peak memory: mestral = max RSS of its one process; ansible = summed RSS of its process"
     echo "tree (forks and ssh clients), sampled every 50 ms."
