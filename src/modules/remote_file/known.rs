@@ -62,7 +62,8 @@ mod tests {
         let host = "known-test-host";
         remember(host, "/a", "one\n");
         remember(host, "/b", &"x".repeat(KEEP_MAX + 1));
-        let cases: [(&str, &str, Option<(String, String)>); 3] = [
+        type Case<'a> = (&'a str, &'a str, Option<(String, String)>);
+        let cases: [Case; 3] = [
             (host, "/a", Some((sha256_hex(b"one\n"), "one\n".into()))),
             (host, "/b", None),
             ("other-host", "/a", None),
