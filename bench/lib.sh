@@ -197,6 +197,8 @@ bench_size() {
         local addrs=()
         for h in "${hosts[@]}"; do addrs+=("$(addr "$h")"); done
         timed "f$n-$rep" "$FLOOR_BIN" "$LAB_KEY" root "$cmds" "${addrs[@]}" || true
+        timed "fq$n-$rep" env FLOOR_QUICKACK=1 "$FLOOR_BIN" "$LAB_KEY" root "$cmds" "${addrs[@]}" ||
+            true
     done
     report_size "$n" "$cmds"
 }
@@ -239,10 +241,24 @@ report_size() {
     printf -- '- floor:'
     for ((rep = 1; rep <= REPS; rep++)); do printf ' %s' "$(field "f$n-$rep" 1)"; done
     echo
+    local floorq
+    floorq=$(for ((rep = 1; rep <= REPS; rep++)); do field "fq$n-$rep" 1; done | median)
+    printf -- '- floor with TCP_QUICKACK as mestral (FLOOR_QUICKACK=1):'
+    for ((rep = 1; rep <= REPS; rep++)); do printf ' %s' "$(field "fq$n-$rep" 1)"; done
+    printf '; median %.3f s, mestral converged / it: %sx\n' "$floorq" "$(ratio "${med[mconv]}" "$floorq")"
     echo
     echo "Peak memory: mestral = max RSS of its one process; ansible = summed RSS of its process"
     echo "tree (forks and ssh clients), sampled every 50 ms."
     echo
+    # One line per run kind for the summary across sizes (run.sh prints it at the end).
+    for phase in first conv; do
+        printf '| %s | %s | %.2f | %.3f | %sx | %.3f | %sx | %s | %s |\n' "$n" \
+            "$([[ $phase == first ]] && echo first || echo converged)" \
+            "${med[a$phase]}" "${med[m$phase]}" "$(ratio "${med[a$phase]}" "${med[m$phase]}")" \
+            "$floor" "$(ratio "${med[m$phase]}" "$floor")" \
+            "$(mb "${rss[a$phase]}")" "$(mb "${rss[m$phase]}")" >>"$WORK/summary-rows"
+    done
+    printf '%s %s %s\n' "$n" "${rss[mfirst]}" "${rss[mconv]}" >>"$WORK/memory-rows"
     # Results: per-task changed counts and recaps, every run against Ansible's first round.
     local same=1 a m
     for phase in first conv; do
@@ -406,4 +422,31 @@ EOF
     echo
     ((pct >= 90)) && verdict "PASS image: mestral at ${pct}% of ssh save|load (target >= 90%)" ||
         verdict "MISS image: mestral at ${pct}% of ssh save|load (target >= 90%)"
+}
+
+# The table for BENCHMARKS.md across the sizes run, and mestral's peak memory per host: the
+# growth from the smallest size measured, divided by the hosts added.
+summary() {
+    echo "## Summary (paste into BENCHMARKS.md)"
+    echo
+    echo "| N | run | ansible-playbook s | mestral s | vs Ansible | floor s | mestral / floor | Ansible peak MB | mestral peak MB |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    cat "$WORK/summary-rows"
+    echo
+    local n0 f0 c0 n f c
+    read -r n0 f0 c0 < <(sort -n "$WORK/memory-rows" | head -1)
+    echo "mestral peak memory (max RSS, MB) and growth per host beyond N = $n0:"
+    echo
+    echo "| N | first run MB | converged MB | per host beyond N = $n0, first / converged |"
+    echo "|---|---|---|---|"
+    while read -r n f c; do
+        if ((n == n0)); then
+            printf '| %s | %s | %s | - |\n' "$n" "$(mb "$f")" "$(mb "$c")"
+        else
+            printf '| %s | %s | %s | %s / %s MB |\n' "$n" "$(mb "$f")" "$(mb "$c")" \
+                "$(echo "scale=3; ($f - $f0) / 1024 / ($n - $n0)" | bc)" \
+                "$(echo "scale=3; ($c - $c0) / 1024 / ($n - $n0)" | bc)"
+        fi
+    done < <(sort -n "$WORK/memory-rows")
+    echo
 }

@@ -39,6 +39,8 @@ fi
 
 prepare
 : >"$WORK/verdicts"
+: >"$WORK/summary-rows"
+: >"$WORK/memory-rows"
 {
     echo "# bench/run.sh results ($(date -u '+%Y-%m-%d %H:%M UTC'))"
     echo
@@ -49,6 +51,7 @@ prepare
 for n in "${SIZES[@]}"; do
     bench_size "$n" >>"$RESULTS.tmp"
 done
+summary >>"$RESULTS.tmp"
 if ((!QUICK)) && [[ ${BENCH_EXTRAS:-1} != 0 ]]; then
     bench_swarm >>"$RESULTS.tmp"
     bench_image >>"$RESULTS.tmp"

@@ -1,7 +1,9 @@
 //! The benchmark's floor: the simplest client that runs the same number of remote commands as a
 //! playbook run, over one russh session per host, one exec channel per command, commands of a
 //! host one after the other, hosts at once. No inventory, no templates, no host key check, no
-//! output but the time; what it measures is what SSH itself costs.
+//! output but the time; what it measures is what SSH itself costs. Its socket has
+//! `TCP_NODELAY`; `FLOOR_QUICKACK=1` adds what mestral's socket also has, `TCP_QUICKACK` after
+//! each read (about 40 ms less per host and run: see BENCHMARKS.md).
 //!
 //! ```sh
 //! cargo run --release --example floor -- KEY USER COMMANDS HOST...
@@ -10,13 +12,16 @@
 //! Prints `floor: H hosts x C commands in S s` and exits non-zero if a host failed. The command
 //! is `true` unless `FLOOR_CMD` says otherwise.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use russh::client::{self, Handle};
 use russh::keys::{load_secret_key, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Accepts any host key: the floor pays for no check.
 struct AnyKey;
@@ -32,6 +37,51 @@ impl client::Handler for AnyKey {
     }
 }
 
+/// With `FLOOR_QUICKACK=1`, a socket that acknowledges what it reads at once, as mestral's
+/// (`TCP_QUICKACK` again after each read): sshd's first channel confirmation otherwise waits
+/// 40 ms for a delayed ACK. Without it, a plain socket: the simplest client.
+struct QuickAck {
+    stream: tokio::net::TcpStream,
+    /// The same socket, for the option; None: a plain socket (the default).
+    twin: Option<std::net::TcpStream>,
+}
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskCx<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if let (true, Some(twin)) = (polled.is_ready(), &self.twin) {
+            use std::os::linux::net::TcpStreamExt;
+            let _ = twin.set_quickack(true);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskCx<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskCx<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 async fn connect(
     host: &str,
     user: &str,
@@ -41,7 +91,20 @@ async fn connect(
         nodelay: true,
         ..Default::default()
     });
-    let mut handle = client::connect(config, (host, 22), AnyKey)
+    let socket = tokio::net::TcpStream::connect((host, 22))
+        .await
+        .with_context(|| format!("connecting to {host}:22"))?;
+    socket.set_nodelay(true)?;
+    let socket = socket.into_std()?;
+    let twin = match std::env::var("FLOOR_QUICKACK").as_deref() {
+        Ok("1") => Some(socket.try_clone()?),
+        _ => None,
+    };
+    let stream = QuickAck {
+        stream: tokio::net::TcpStream::from_std(socket)?,
+        twin,
+    };
+    let mut handle = client::connect_stream(config, stream, AnyKey)
         .await
         .with_context(|| format!("connecting to {host}:22"))?;
     let auth = handle

@@ -252,7 +252,7 @@ const ROWS: &[Row] = &[
         args: r#"{"user": "USER", "key": "KEY", "path": "@/ssh/authorized_keys"}"#,
         setup: "",
         check: 1,
-        first: 2,
+        first: 1,
         again: 1,
         probe: "stat -c %a @/ssh @/ssh/authorized_keys; cat @/ssh/authorized_keys",
         shows: "700\n600\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 alice@example\n",
@@ -322,4 +322,55 @@ async fn commands_per_task() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `lineinfile` over one existing file, item after item as in a loop: the first edit reads
+/// then writes (2 commands), the next ones are planned on the text just written and sent with
+/// a checksum guard (1 command). A file changed behind the run's back fails the guard and
+/// takes 2 commands, with the edit made on its real text.
+#[tokio::test]
+async fn lineinfile_items_after_the_first() {
+    let bed = Bed::new("lineinfile-items").await;
+    let hosts = bed.path("hosts");
+    std::fs::write(&hosts, "127.0.0.1\tlocalhost\n127.0.1.1\tn1\n").unwrap();
+    let item = |name: &str, addr: &str| {
+        json!({"path": hosts, "regexp": format!("\\s{name}$"), "line": format!("{addr}\t{name}")})
+    };
+    // (item, what is done to the file before it, changed, commands, the file after)
+    let rows: [(Value, Option<&str>, bool, u64, &str); 5] = [
+        (item("n1", "10.0.0.1"), None, true, 2, "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n"),
+        (
+            item("n2", "10.0.0.2"),
+            None,
+            true,
+            1,
+            "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n10.0.0.2\tn2\n",
+        ),
+        (
+            item("n3", "10.0.0.3"),
+            Some("# edited elsewhere\n"),
+            true,
+            2,
+            "# edited elsewhere\n10.0.0.3\tn3\n",
+        ),
+        (item("n3", "10.0.0.3"), None, false, 1, "# edited elsewhere\n10.0.0.3\tn3\n"),
+        (
+            item("n4", "10.0.0.4"),
+            None,
+            true,
+            1,
+            "# edited elsewhere\n10.0.0.3\tn3\n10.0.0.4\tn4\n",
+        ),
+    ];
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for (args, meddle, changed, commands, after) in rows {
+        if let Some(text) = meddle {
+            std::fs::write(&hosts, text).unwrap();
+        }
+        let (out, n) = bed.count("lineinfile", &args, false).await;
+        got.push((out.changed, n, std::fs::read_to_string(&hosts).unwrap()));
+        want.push((changed, commands, after.to_string()));
+    }
+    assert_eq!(got, want);
 }

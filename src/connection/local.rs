@@ -119,16 +119,17 @@ async fn read_chunk<R: AsyncRead + Unpin>(pipe: &mut Option<R>) -> Result<Option
     let Some(reader) = pipe.as_mut() else {
         return Ok(None);
     };
-    let mut buf = vec![0u8; CHUNK];
+    // Capacity, not zeroed bytes: `read_buf` fills the spare room without clearing it first.
+    let mut buf = Vec::with_capacity(CHUNK);
     let n = reader
-        .read(&mut buf)
+        .read_buf(&mut buf)
         .await
         .context("reading a local command's output")?;
     if n == 0 {
         *pipe = None;
         return Ok(None);
     }
-    buf.truncate(n);
+    buf.shrink_to_fit();
     Ok(Some(buf))
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod jump;
 mod known_hosts;
 mod local;
+mod quickack;
 mod run;
 mod ssh;
 mod ssh_config;
@@ -286,6 +287,15 @@ impl Session {
         self.inner
             .started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = ssh::run_token();
+        let marked;
+        let command = match &self.inner.transport {
+            Transport::Local { .. } => command,
+            Transport::Ssh(_) => {
+                marked = format!("{}{command}", ssh::mark(&token));
+                marked.as_str()
+            }
+        };
         let line = sudo::command_line(command, &self.user(), escalation, sudo::success_marker());
         let (read, write) = match &self.inner.transport {
             Transport::Local { .. } => {
@@ -296,7 +306,7 @@ impl Session {
                 )
             }
             Transport::Ssh(session) => {
-                let (read, write) = session.start(&line.line).await?;
+                let (read, write) = session.start(&line.line, token).await?;
                 (run::ReadSide::Ssh(read), run::WriteSide::Ssh(write))
             }
         };

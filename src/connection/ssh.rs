@@ -201,6 +201,8 @@ fn open(
         let (handle, place) = match route.split_last() {
             None => {
                 let socket = tcp(&direct, &target, timeout).await?;
+                let socket = super::quickack::QuickAck::new(socket)
+                    .map_err(|e| unreachable(format!("cannot set up the socket to {direct}: {e}")))?;
                 (handshake(socket, &target, &direct, timeout).await?, direct)
             }
             Some((last, before)) => {
@@ -363,7 +365,9 @@ where
 
 impl SshSession {
     /// Opens a new channel on the shared session and starts `line` there, without a PTY.
-    pub(crate) async fn start(&self, line: &str) -> Result<(ReadSide, WriteSide)> {
+    /// `line` must carry `mark(&token)` inside its shell script (`Session::start` puts it
+    /// there).
+    pub(crate) async fn start(&self, line: &str, token: String) -> Result<(ReadSide, WriteSide)> {
         let lost = |e: russh::Error| {
             if self.handle.is_closed() {
                 unreachable(format!("session to {} is closed", self.label))
@@ -380,11 +384,11 @@ impl SshSession {
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         tracing::debug!(label = %self.label, channel = %channel.id(), "channel open");
         // `exec` so that the login shell does not linger as a parent (a signal then reaches
-        // the command's own shell, and its status is the command's). The variable marks the
-        // command's processes, so that an interrupt can find and stop them.
-        let token = run_token();
+        // the command's own shell, and its status is the command's). The script exports the
+        // variable that marks the command's processes, so that an interrupt can find and stop
+        // them (no `env` in front: each program started on the host costs a millisecond or two).
         channel
-            .exec(true, format!("exec env {RUN_VAR}={token} {line}"))
+            .exec(true, format!("exec {line}"))
             .await
             .map_err(lost)?;
         let (read, write) = channel.split();
@@ -445,8 +449,14 @@ async fn until(deadline: Option<Instant>) {
 /// The environment variable that marks the processes of one command.
 const RUN_VAR: &str = "MESTRAL_RUN";
 
+/// The start of a command's script that marks its processes with `token`: its children
+/// carry `RUN_VAR` in their environment, the shell itself has the text in its command line.
+pub(crate) fn mark(token: &str) -> String {
+    format!("{RUN_VAR}={token}; export {RUN_VAR}; ")
+}
+
 /// A value of `RUN_VAR` unique to one command of this controller process.
-fn run_token() -> String {
+pub(crate) fn run_token() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -459,11 +469,14 @@ fn run_token() -> String {
 /// Shell that sends SIGTERM to every process carrying `RUN_VAR=token` and to its process
 /// group: the signal request of SSH is refused by OpenSSH for root logins (no privilege
 /// separation child), so the processes are found through /proc instead.
+/// The command's own shell is found by `mark` in its command line (the pattern `[e]xport`
+/// keeps this script from finding itself).
 fn stop_script(token: &str) -> String {
     format!(
         "for f in /proc/[0-9]*/environ; do \
-         if grep -qzx '{RUN_VAR}={token}' \"$f\" 2>/dev/null; then \
-         p=${{f#/proc/}}; p=${{p%/environ}}; \
+         if grep -qzx '{RUN_VAR}={token}' \"$f\" 2>/dev/null || \
+         grep -qa '{RUN_VAR}={token}; [e]xport {RUN_VAR}; ' \"${{f%/environ}}/cmdline\" 2>/dev/null; \
+         then p=${{f#/proc/}}; p=${{p%/environ}}; \
          g=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f3); \
          [ -n \"$g\" ] && kill -TERM -- -\"$g\" 2>/dev/null; kill -TERM \"$p\" 2>/dev/null; \
          fi; done; true"
@@ -610,6 +623,10 @@ mod tests {
             ])
             .spawn()
             .expect("setsid runs");
+        let mut scripted = std::process::Command::new("setsid")
+            .args(["sh", "-c", &format!("{}while :; do :; done", mark(&token))])
+            .spawn()
+            .expect("setsid runs");
         let mut other = std::process::Command::new("setsid")
             .args(["env", &format!("{RUN_VAR}={token}x"), "sleep", "30"])
             .spawn()
@@ -622,6 +639,7 @@ mod tests {
         assert!(status.success());
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(marked.wait().expect("marked ends").signal(), Some(15));
+        assert_eq!(scripted.wait().expect("scripted ends").signal(), Some(15));
         assert_eq!(
             other.try_wait().expect("other runs"),
             None,

@@ -6,6 +6,7 @@
 
 mod generator;
 mod ini;
+mod memo;
 mod pattern;
 mod range;
 mod source;
@@ -58,6 +59,8 @@ pub struct Inventory {
     /// What was read with a doubt (a value typed with loss of text), each naming its place;
     /// printed as `[WARNING]:` lines when the inventory is loaded.
     pub warnings: Vec<String>,
+    /// Host variables, group names and `groups`, worked out once (see `memo.rs`).
+    memo: memo::Memo,
 }
 
 impl Inventory {
@@ -90,6 +93,7 @@ impl Inventory {
     /// Loads `group_vars/` and `host_vars/` from another folder (the playbook's), with
     /// precedence above the inventory's own.
     pub fn load_vars_dir(&mut self, dir: &Path) -> Result<()> {
+        self.memo.clear();
         vars_dir::load(self, dir, vars_dir::Layer::Playbook)
     }
 
@@ -110,6 +114,16 @@ impl Inventory {
     /// Every group a host belongs to, directly or through children, `all` excluded, sorted
     /// by name (Ansible's `group_names`; `ungrouped` is included for ungrouped hosts).
     pub fn group_names(&self, host: &str) -> Vec<String> {
+        self.memo
+            .group_names(self.shape(), host, || self.group_names_uncached(host))
+    }
+
+    /// (hosts, groups): a memo made for another shape is stale.
+    fn shape(&self) -> (usize, usize) {
+        (self.hosts.len(), self.groups.len())
+    }
+
+    fn group_names_uncached(&self, host: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .groups_of(host)
             .into_iter()
@@ -123,6 +137,10 @@ impl Inventory {
     /// Group name to its hosts (recursively, deduplicated, inventory order), for `groups`.
     /// Includes `all` and `ungrouped`.
     pub fn groups_map(&self) -> Vars {
+        self.memo.groups(self.shape(), || self.groups_map_uncached())
+    }
+
+    fn groups_map_uncached(&self) -> Vars {
         let mut out = Vars::new();
         for g in &self.groups {
             let hosts = self
@@ -167,6 +185,11 @@ impl Inventory {
     /// `inventory_hostname`, `inventory_hostname_short`, `group_names`. The implicit
     /// `localhost` gets `all`'s vars and `ansible_connection: local`.
     pub fn host_vars(&self, host: &str) -> Vars {
+        self.memo
+            .host_vars(self.shape(), host, || self.host_vars_uncached(host))
+    }
+
+    fn host_vars_uncached(&self, host: &str) -> Vars {
         let mut out = self.group_layers(host);
         match self.host(host) {
             Some(h) => merge(&mut out, &h.vars),
@@ -249,15 +272,18 @@ impl Inventory {
     }
 
     fn group_mut(&mut self, name: &str) -> Option<&mut Group> {
+        self.memo.clear();
         self.groups.iter_mut().find(|g| g.name == name)
     }
 
     fn host_mut(&mut self, name: &str) -> Option<&mut Host> {
+        self.memo.clear();
         self.hosts.iter_mut().find(|h| h.name == name)
     }
 
     /// The group called `name`, created empty if it does not exist yet.
     fn ensure_group(&mut self, name: &str) -> &mut Group {
+        self.memo.clear();
         let at = match self.groups.iter().position(|g| g.name == name) {
             Some(at) => at,
             None => {

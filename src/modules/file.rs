@@ -461,12 +461,34 @@ fn decide(
     let attrs_only = (step == Step::None && !attrs.is_empty()).then(|| attrs.clone());
 
     let mut script = String::from("set -e\n");
+    let mut applied = false;
     if step == Step::Mkdir {
-        // like Ansible, every folder created on the way gets the wanted attributes
-        for dir in prefixes(path) {
-            let d = quote(&dir);
-            let set = wanted.commands(&d, false, false).replace('\n', "; ");
-            script.push_str(&format!("if [ ! -e {d} ]; then mkdir -- {d}; {set}fi\n"));
+        // like Ansible, every folder created on the way gets the wanted attributes; a plain
+        // octal mode goes with `mkdir -m` (one program started on the host, not two), and the
+        // last folder, created so, needs no second pass
+        let (mkdir, set) = match &wanted.mode {
+            Some(crate::modules::mode::Mode::Octal(m)) if m & 0o7000 == 0 => (
+                format!("mkdir -m {m:04o}"),
+                Attrs {
+                    mode: None,
+                    ..wanted.clone()
+                },
+            ),
+            _ => ("mkdir".to_string(), wanted.clone()),
+        };
+        let dirs = prefixes(path);
+        for (i, dir) in dirs.iter().enumerate() {
+            let d = quote(dir);
+            let set = set.commands(&d, false, false).replace('\n', "; ");
+            if i + 1 == dirs.len() && !(p.recurse && drift) {
+                let again = attrs.commands(&d, false, false).replace('\n', "; ");
+                script.push_str(&format!(
+                    "if [ ! -e {d} ]; then {mkdir} -- {d}; {set}else :; {again}fi\n"
+                ));
+                applied = true;
+            } else {
+                script.push_str(&format!("if [ ! -e {d} ]; then {mkdir} -- {d}; {set}fi\n"));
+            }
         }
     } else {
         script.push_str(&step_script(&step, path, &src));
@@ -475,7 +497,9 @@ fn decide(
         script.push_str(&format!("touch {flags}-- {}\n", quote(path)));
     }
     let apply = if p.recurse && drift { &wanted } else { &attrs };
-    script.push_str(&apply.commands(&quote(path), p.recurse && drift, is_link));
+    if !applied {
+        script.push_str(&apply.commands(&quote(path), p.recurse && drift, is_link));
+    }
     Ok(Decision {
         out,
         script: Some(script),

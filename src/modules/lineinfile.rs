@@ -120,22 +120,60 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         backup: p.backup,
         mkdir: true,
     };
-    let shot = OneShot {
-        path,
-        inside: None,
-        read: ReadOpts {
-            content: Content::Always,
-            ..ReadOpts::default()
+    // A file this run has just read or written (the item before, in a loop) is edited from
+    // that text, the write guarded by its checksum; otherwise one command reads it (and, when
+    // it is missing and may be created, already writes the edit of an empty file).
+    let planned = match rf::recall(ctx.host, path) {
+        Some((sha256, text)) if !ctx.check => match edit(&text, &rules) {
+            Ok(o) if o.changed => Some((sha256, text, o.content)),
+            _ => None,
         },
-        guard: Guard::Absent,
-        action: match blind {
-            Some(_) => Action::Write(spec.clone()),
-            None => Action::None,
-        },
-        before: false,
+        _ => None,
     };
-    let acted = rf::act(ctx, &shot, blind.as_deref().unwrap_or_default().as_bytes()).await?;
-    let cur = acted.state;
+    let (acted, known) = match planned {
+        Some((sha256, text, content)) => {
+            let shot = OneShot {
+                path,
+                inside: None,
+                read: ReadOpts {
+                    sha256: true,
+                    content: Content::Always,
+                    ..ReadOpts::default()
+                },
+                guard: Guard::Same { sha256 },
+                action: Action::Write(WriteSpec {
+                    mkdir: false,
+                    ..spec.clone()
+                }),
+                before: false,
+            };
+            let acted = rf::act(ctx, &shot, content.as_bytes()).await?;
+            let known = acted.acted.then_some(text);
+            (acted, known)
+        }
+        None => {
+            let shot = OneShot {
+                path,
+                inside: None,
+                read: ReadOpts {
+                    content: Content::Always,
+                    ..ReadOpts::default()
+                },
+                guard: Guard::Absent,
+                action: match blind {
+                    Some(_) => Action::Write(spec.clone()),
+                    None => Action::None,
+                },
+                before: false,
+            };
+            let stdin = blind.as_deref().unwrap_or_default().as_bytes();
+            (rf::act(ctx, &shot, stdin).await?, None)
+        }
+    };
+    let mut cur = acted.state;
+    if let Some(text) = known {
+        cur.content = Some(text.into_bytes());
+    }
     if cur.kind == Kind::Dir {
         return fail(format!("Path {path} is a directory !"));
     }
@@ -187,10 +225,20 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         let diff = super::attr_diff::attr_diff(ctx, Headed, path, &attrs, &cur).await?;
         out.diffs.push(diff);
     }
-    // acted: the file was missing, the case the blind write was made for
-    if ctx.check || !out.changed || acted.acted {
+    if let Some(b) = &acted.backup {
+        out = out.with("backup", json!(b));
+    }
+    if ctx.check {
         return Ok(out);
     }
+    // acted: the file was missing (the blind write) or still had the remembered text
+    if !out.changed || acted.acted {
+        let now = if acted.acted { &outcome.content } else { &before };
+        rf::remember(ctx.host, path, now);
+        return Ok(out);
+    }
+    // the host's file is about to change: until the write says it did, its text is unknown
+    rf::forget(ctx.host, path);
 
     if content_changed {
         let spec = WriteSpec {
@@ -200,6 +248,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         if let Some(b) = rf::write(ctx, &spec, outcome.content.as_bytes()).await? {
             out = out.with("backup", json!(b));
         }
+        rf::remember(ctx.host, path, &outcome.content);
     } else {
         let target = crate::connection::quote(path);
         rf::run_script(

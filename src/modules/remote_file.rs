@@ -12,8 +12,10 @@ use super::mode::Mode;
 use super::{ModuleCtx, ModuleOutput};
 use crate::connection::quote;
 
+mod known;
 mod oneshot;
 
+pub use known::{forget, recall, remember};
 pub use oneshot::{act, Acted, Action, Guard, OneShot, INLINE_MAX};
 
 /// A failure the module diagnosed (bad argument, missing file, failed validation): reported
@@ -325,11 +327,18 @@ impl Attrs {
         let r = if recurse { "-R " } else { "" };
         let h = if no_deref { "-h " } else { "" };
         let mut s = String::new();
-        if let Some(o) = &self.owner {
-            let _ = writeln!(s, "chown {r}{h}{} -- {target}", quote(o));
-        }
-        if let Some(g) = &self.group {
-            let _ = writeln!(s, "chgrp {r}{h}{} -- {target}", quote(g));
+        // owner and group in one `chown OWNER:GROUP`: one program started instead of two
+        match (&self.owner, &self.group) {
+            (Some(o), Some(g)) => {
+                let _ = writeln!(s, "chown {r}{h}{} -- {target}", quote(&format!("{o}:{g}")));
+            }
+            (Some(o), None) => {
+                let _ = writeln!(s, "chown {r}{h}{} -- {target}", quote(o));
+            }
+            (None, Some(g)) => {
+                let _ = writeln!(s, "chgrp {r}{h}{} -- {target}", quote(g));
+            }
+            (None, None) => {}
         }
         if let Some(m) = &self.mode {
             let _ = writeln!(s, "chmod {r}{} -- {target}", m.chmod_arg());
@@ -371,20 +380,41 @@ pub const WRITE_COMMIT: &str = "mv -f -- \"$t\" \"$d\"\ntrap - EXIT HUP INT TERM
 /// The first part of `write_script`, for the path in `$d` (under `set -e`): stdin into a
 /// temp file `$t` beside it, with its attributes, validated, the old file backed up.
 pub fn write_prepare(spec: &WriteSpec) -> String {
-    let mut s = String::new();
+    // The folder and the name come from shell expansions, not `dirname`/`basename`: every
+    // program started on the host costs about a millisecond or two, and they add up.
+    let mut s = String::from(
+        "wn=${d%\"${d##*[!/]}\"}\ncase $wn in */*) wd=${wn%/*}; wd=${wd:-/};; *) wd=.;; esac\n",
+    );
     if spec.mkdir {
-        s.push_str("mkdir -p -- \"$(dirname -- \"$d\")\"\n");
+        s.push_str("[ -d \"$wd\" ] || mkdir -p -- \"$wd\"\n");
     }
-    s.push_str("t=$(mktemp \"$(dirname -- \"$d\")/.$(basename -- \"$d\").mestral.XXXXXX\")\n");
+    s.push_str("t=$(mktemp \"$wd/.${wn##*/}.mestral.XXXXXX\")\n");
     s.push_str("trap 'rm -f -- \"$t\"' EXIT\n");
     // A signal (Ctrl-C on the controller stops the command) still runs the EXIT trap.
     s.push_str("trap 'exit 143' HUP INT TERM\n");
     s.push_str("cat > \"$t\"\n");
-    s.push_str(
-        "if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; \
-         chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; \
-         else chmod \"$(printf %o $((0666 & ~$(umask))))\" -- \"$t\"; fi\n",
-    );
+    // A replaced file keeps its mode and owner, a new one gets the umask's mode, unless the
+    // spec sets them outright (a symbolic mode still starts from the old or default one).
+    let octal = matches!(spec.attrs.mode, Some(Mode::Octal(_)));
+    let both_ids = spec.attrs.owner.is_some() && spec.attrs.group.is_some();
+    let keep_mode = if octal {
+        ""
+    } else {
+        "chmod --reference=\"$d\" -- \"$t\"; "
+    };
+    let keep_ids = if both_ids {
+        ""
+    } else {
+        "chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; "
+    };
+    if !(octal && both_ids) {
+        let fresh = if octal {
+            ""
+        } else {
+            "else chmod \"$(printf %o $((0666 & ~$(umask))))\" -- \"$t\"; "
+        };
+        let _ = writeln!(s, "if [ -e \"$d\" ]; then {keep_mode}{keep_ids}:; {fresh}fi");
+    }
     s.push_str(&spec.attrs.commands("\"$t\"", false, false));
     if let Some(v) = spec.validate {
         let cmd = v.replace("%s", "\"$t\"");
@@ -601,8 +631,42 @@ mod tests {
         };
         assert_eq!(
             a.commands("\"$t\"", true, true),
-            "chown -R -h 'a b' -- \"$t\"\nchgrp -R -h g -- \"$t\"\nchmod -R 0600 -- \"$t\"\n"
+            "chown -R -h 'a b:g' -- \"$t\"\nchmod -R 0600 -- \"$t\"\n"
         );
+        let group_only = Attrs {
+            group: Some("g".into()),
+            ..Attrs::default()
+        };
+        assert_eq!(group_only.commands("x", false, false), "chgrp g -- x\n");
+    }
+
+    /// The write's folder and name, from shell expansions, agree with `dirname`/`basename`.
+    #[test]
+    fn write_folder_and_name_as_dirname_and_basename() {
+        let spec = WriteSpec {
+            dest: "",
+            attrs: &Attrs::default(),
+            validate: None,
+            backup: false,
+            mkdir: false,
+        };
+        let head: String = write_prepare(&spec).lines().take(2).collect::<Vec<_>>().join("\n");
+        for d in ["/a/b", "/a", "a", "a/b/", "a//b", "/a/b//", "./x"] {
+            let script = format!(
+                "d={}\n{head}\nprintf '%s|%s\\n' \"$(cd / && realpath -m -- \"$wd\")\" \"${{wn##*/}}\"\n\
+                 printf '%s|%s\\n' \"$(cd / && realpath -m -- \"$(dirname -- \"$d\")\")\" \
+                 \"$(basename -- \"$d\")\"",
+                quote(d)
+            );
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{d}: {text}");
+            assert_eq!(lines[0], lines[1], "{d}");
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum Guard {
     Absent,
     /// Nothing is at the path, or (with `force`) a regular file whose SHA-256 differs.
     Differs { sha256: String, force: bool },
+    /// A regular file whose SHA-256 is this one (its text is known: `known`).
+    Same { sha256: String },
 }
 
 /// What the host does when the guard holds.
@@ -98,6 +100,13 @@ pub fn script(o: &OneShot) -> String {
                  [ \"${{sha256%% *}}\" != {} ]; then w={}; fi",
                 quote(sha256),
                 u8::from(*force)
+            );
+        }
+        Guard::Same { sha256 } => {
+            let _ = writeln!(
+                s,
+                "w=0; if [ -f \"$d\" ] && [ \"${{sha256%% *}}\" = {} ]; then w=1; fi",
+                quote(sha256)
             );
         }
     }
@@ -247,7 +256,28 @@ mod tests {
             bool,
             Option<&'a [u8]>,
         );
-        let cases: [Case; 6] = [
+        let same_old = Guard::Same {
+            sha256: sha256_hex(b"old\n"),
+        };
+        let cases: [Case; 8] = [
+            (
+                "same",
+                Some(b"old\n"),
+                same_old.clone(),
+                true,
+                new,
+                true,
+                Some(b"old\n"),
+            ),
+            (
+                "not the same",
+                Some(b"other\n"),
+                same_old,
+                true,
+                b"other\n",
+                false,
+                None,
+            ),
             ("absent", None, differs.clone(), true, new, true, None),
             (
                 "differs",
@@ -258,7 +288,7 @@ mod tests {
                 true,
                 Some(b"old\n"),
             ),
-            ("same", Some(new), differs.clone(), true, new, false, None),
+            ("equal", Some(new), differs.clone(), true, new, false, None),
             (
                 "no force",
                 Some(b"old\n"),
