@@ -1,8 +1,15 @@
 //! Strategies and concurrency through the binary: `strategy: free` lets a host run ahead of
 //! another (its lines come first), `strategy: linear` keeps hosts in step, and `throttle` on a
-//! task, a block and a free play bounds how many hosts run a task at once.
+//! task, a block and a free play bounds how many hosts run a task at once. Under `free`, the
+//! lines `-v` streams come under their task's banner, `--timing` lists each task once, and the
+//! banners fall where ansible-playbook 2.19 puts them.
 
+#[path = "conformance/harness.rs"]
+#[allow(dead_code)]
+mod harness;
 mod playbook_support;
+
+use std::process::Command;
 
 use playbook_support::*;
 
@@ -153,4 +160,213 @@ fn throttle_bounds_concurrency() {
     assert_eq!(max_count(&s, "one"), (4, 1));
     assert_eq!(max_count(&s, "block"), (4, 2));
     assert_eq!(max_count(&s, "free"), (4, 2));
+}
+
+/// A command's `-v` result block, as the text report prints it.
+fn command_result(status: &str, host: &str, stdout: &[&str], stderr: &[&str], cmd: &str) -> String {
+    let list = |lines: &[&str]| match lines {
+        [] => "[]".to_string(),
+        _ => {
+            let items: Vec<String> = lines.iter().map(|l| format!("        \"{l}\"")).collect();
+            format!("[\n{}\n    ]", items.join(",\n"))
+        }
+    };
+    format!(
+        "{status}: [{host}] => {{\n    \"rc\": 0,\n    \"stdout_lines\": {},\n    \
+         \"stderr_lines\": {},\n    \"stdout\": \"{}\",\n    \"stderr\": \"{}\",\n    \
+         \"cmd\": {cmd},\n    \"changed\": true\n}}\n",
+        list(stdout),
+        list(stderr),
+        stdout.join("\\n"),
+        stderr.join("\\n"),
+    )
+}
+
+/// With one fork the hosts take turns: each host's streamed lines (stdout and stderr, a
+/// handler's too) come right under their task's banner, before the host's result. They used
+/// to come under the PLAY banner, before any TASK banner.
+#[test]
+fn free_strategy_streams_under_the_task_banner() {
+    let s = Scratch::new("free-stream");
+    s.write("inv.ini", &inventory(&["alpha", "beta"]));
+    s.write(
+        "pb.yml",
+        "- hosts: web\n  gather_facts: false\n  strategy: free\n  tasks:\n\
+         \x20   - name: talk\n\
+         \x20     shell: \"echo hi {{ inventory_hostname }}; sleep 0.2; echo oops >&2\"\n\
+         \x20     notify: h\n\
+         \x20 handlers:\n    - name: h\n      command: echo handled\n",
+    );
+    let out = mestral(&s.0, &["pb.yml", "-v", "-f", "1"], &[]);
+    let talk = |h: &str| {
+        let hi = format!("hi {h}");
+        let cmd = format!("\"echo hi {h}; sleep 0.2; echo oops >&2\"");
+        format!("{h} | hi {h}\n{h} stderr | oops\n")
+            + &command_result("changed", h, &[&hi], &["oops"], &cmd)
+    };
+    let handled = |h: &str| {
+        let cmd = "[\n        \"echo\",\n        \"handled\"\n    ]";
+        format!("{h} | handled\n") + &command_result("changed", h, &["handled"], &[], cmd)
+    };
+    let mut want = banner("PLAY [web]");
+    want += &(task("talk") + &talk("alpha") + &talk("beta"));
+    want += &(banner("RUNNING HANDLER [h]") + &handled("alpha") + &handled("beta"));
+    want += &recap(&[stat("alpha", 2, 2, 0, 0), stat("beta", 2, 2, 0, 0)]);
+    assert_eq!(text(&out), want);
+    assert_eq!(errors(&out), "");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// beta skips `slow` and runs `quick` while alpha's command is still asleep; alpha's first
+/// line (2 s in) then needs `slow`'s banner again, and its lines go under it, not under
+/// beta's `quick`.
+const SLOW_AND_QUICK: &str = "- hosts: web\n  gather_facts: false\n  strategy: free\n  tasks:\n\
+    \x20   - name: slow\n      shell: \"sleep 2; echo start; sleep 1; echo end\"\n\
+    \x20     when: inventory_hostname == 'alpha'\n\
+    \x20   - name: quick\n      debug: msg=quick\n";
+
+#[test]
+fn free_strategy_repeats_a_banner_for_streamed_lines() {
+    let s = Scratch::new("free-rebanner");
+    s.write("inv.ini", &inventory(&["alpha", "beta"]));
+    s.write("pb.yml", SLOW_AND_QUICK);
+    let out = mestral(&s.0, &["pb.yml", "-v"], &[]);
+    let cmd = "\"sleep 2; echo start; sleep 1; echo end\"";
+    let mut want = banner("PLAY [web]");
+    want += &(task("slow") + "skipping: [beta]\n");
+    want += &(task("quick") + &debug("beta", "quick"));
+    want += &(task("slow") + "alpha | start\nalpha | end\n");
+    want += &command_result("changed", "alpha", &["start", "end"], &[], cmd);
+    want += &(task("quick") + &debug("alpha", "quick"));
+    want += &recap(&[stat("alpha", 2, 1, 0, 0), stat("beta", 1, 0, 0, 1)]);
+    assert_eq!(text(&out), want);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Runs `pb.yml` in `dir` through ansible-playbook 2.19 with `args`: its stdout and exit code.
+fn ansible(dir: &std::path::Path, args: &[&str]) -> (String, Option<i32>) {
+    let bin = harness::ansible_playbook();
+    let python = bin.with_file_name("python");
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .args(["-i", "inv.ini", "pb.yml", "-e"])
+        .arg(format!("ansible_python_interpreter={}", python.display()))
+        .args(args)
+        .env("ANSIBLE_HOME", dir.join(".ansible"))
+        .env("ANSIBLE_LOCAL_TEMP", dir.join(".ansible/tmp"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "0")
+        .env("ANSIBLE_LOCALHOST_WARNING", "0")
+        .env("ANSIBLE_DEPRECATION_WARNINGS", "0")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("ansible-playbook starts");
+    (text(&out), out.status.code())
+}
+
+/// The banners and the `status: [host]` heads of the result lines, in order: what `-v` output
+/// has in common with Ansible's (which streams nothing and prints results on one line).
+fn skeleton(report: &str) -> Vec<String> {
+    let heads = ["ok: [", "changed: [", "skipping: [", "fatal: ["];
+    report
+        .lines()
+        .filter_map(|l| {
+            if l.ends_with('*') {
+                return Some(l.to_string());
+            }
+            heads
+                .iter()
+                .any(|h| l.starts_with(h))
+                .then(|| l[..=l.find(']').unwrap_or(l.len() - 1)].to_string())
+        })
+        .collect()
+}
+
+/// The same free play through ansible-playbook: the whole report is the same; with `-v` the
+/// banners and results fall in the same order, mestral's streamed lines aside.
+#[test]
+fn free_strategy_banners_match_ansible() {
+    let s = Scratch::new("free-ansible");
+    s.write("inv.ini", &inventory(&["alpha", "beta"]));
+    s.write("pb.yml", SLOW_AND_QUICK);
+    let plain = mestral(&s.0, &["pb.yml"], &[]);
+    let (want, code) = ansible(&s.0, &[]);
+    assert_eq!(text(&plain), want);
+    assert_eq!(plain.status.code(), code);
+
+    let verbose = mestral(&s.0, &["pb.yml", "-v"], &[]);
+    let (want, code) = ansible(&s.0, &["-v"]);
+    let task_banners = skeleton(&want)
+        .iter()
+        .filter(|l| l.starts_with("TASK"))
+        .count();
+    assert_eq!(task_banners, 4, "{want}");
+    assert_eq!(skeleton(&text(&verbose)), skeleton(&want));
+    assert_eq!(verbose.status.code(), code);
+}
+
+/// The report with each wall time (`0.51s`, `time=0.51s`) replaced by `T`, and the times.
+fn without_times(report: &str) -> (String, Vec<f64>) {
+    let mut times = Vec::new();
+    let mut masked = String::new();
+    for line in report.lines() {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| {
+                let (prefix, rest) = match w.strip_prefix("time=") {
+                    Some(rest) => ("time=", rest),
+                    None => ("", w),
+                };
+                match rest.strip_suffix('s').map(str::parse::<f64>) {
+                    Some(Ok(t)) if rest.contains('.') => {
+                        times.push(t);
+                        format!("{prefix}T")
+                    }
+                    _ => w.to_string(),
+                }
+            })
+            .collect();
+        masked.push_str(&words.join(" "));
+        masked.push('\n');
+    }
+    (masked, times)
+}
+
+/// `--timing` under `free` lists each task once, timed from its first host's start to its last
+/// host's end as under `linear`: two hosts side by side take one sleep, with one fork two.
+/// It used to list each task once per host, with the time between two banners.
+#[test]
+fn free_strategy_timing_lists_each_task_once() {
+    let s = Scratch::new("free-timing");
+    s.write("inv.ini", &inventory(&["alpha", "beta"]));
+    let playbook = "- hosts: web\n  gather_facts: false\n  strategy: STRATEGY\n  tasks:\n\
+         \x20   - name: talk\n      command: sleep 0.6\n\
+         \x20   - name: quick\n      debug: msg=quick\n";
+    let host = |h: &str| format!("{} time=T", stat(h, 2, 1, 0, 0));
+    let mut want = recap(&[host("alpha"), host("beta")]);
+    want = want.trim_end().to_string() + "\ntotal time: T\n\n";
+    want += &format!("SLOWEST TASKS {}\n", "*".repeat(66));
+    want += "   T  talk (pb.yml:5)\n   T  quick (pb.yml:7)\n\n";
+    // strategy, forks, bounds of talk's time, bound of quick's time
+    let cases = [
+        ("free", "5", (0.6, 1.15), 0.3),
+        ("linear", "5", (0.6, 1.15), 0.3),
+        ("free", "1", (1.2, 1.75), 0.3),
+        ("linear", "1", (1.2, 1.75), 0.3),
+    ];
+    for (strategy, forks, talk, quick) in cases {
+        s.write("pb.yml", &playbook.replace("STRATEGY", strategy));
+        let out = mestral(&s.0, &["pb.yml", "--timing", "-f", forks], &[]);
+        let report = text(&out);
+        let at = report.find("\nPLAY RECAP").expect("a recap");
+        let (masked, times) = without_times(&report[at..]);
+        assert_eq!(masked, want, "{strategy} -f {forks}");
+        let [_, _, total, slowest, fastest] = times[..] else {
+            panic!("{strategy} -f {forks}: times {times:?}");
+        };
+        let case = format!("{strategy} -f {forks}: {times:?}");
+        assert!(slowest >= talk.0 && slowest < talk.1, "{case}");
+        assert!(fastest < quick, "{case}");
+        assert!(slowest <= total, "{case}");
+    }
 }

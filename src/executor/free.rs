@@ -1,7 +1,8 @@
 //! Ansible's `free` strategy: each host of a batch walks its own task list (facts, tasks,
 //! handlers) without waiting for the others at each task. Task banners are printed when a
-//! result arrives for a task other than the last one shown, so lines interleave per host;
-//! `throttle` and `forks` still bound how many hosts run a task at once.
+//! host shows something (a result, a streamed line) for a task other than the last one shown,
+//! so lines interleave per host (output/free.rs); `throttle` and `forks` still bound how many
+//! hosts run a task at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,23 +11,12 @@ use anyhow::Result;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{PlayCtx, Runner};
+use crate::output::TaskBanner;
 use crate::playbook::Task;
-
-/// A task banner waiting for the first result of its task (`free` only).
-#[derive(Clone, Debug)]
-pub(super) struct Banner {
-    key: String,
-    name: String,
-    origin: Option<String>,
-    handler: bool,
-    hosts: Vec<String>,
-}
 
 /// What the hosts of one `free` batch share while they run apart.
 #[derive(Default)]
 pub(super) struct FreeShared {
-    /// The banner printed last, so that a task's results under it need no new one.
-    last_banner: Option<String>,
     /// `meta: end_play` / `end_batch` ran on some host: the others stop at their next task.
     ended: bool,
     /// One semaphore per throttled task, shared by the hosts.
@@ -75,8 +65,8 @@ impl Runner {
         Ok(())
     }
 
-    /// Starts a task's banner: printed now in a linear play, when its first result comes in
-    /// a free one.
+    /// Starts a task's banner: printed now in a linear play; in a free one when the host has
+    /// a result or (with `-v`) a line of output for it, and another task's banner was last.
     pub(super) fn task_banner(
         &self,
         ctx: &mut PlayCtx<'_>,
@@ -89,26 +79,20 @@ impl Runner {
             self.reporter.task_start(name, origin, handler, hosts);
             return;
         }
-        ctx.banner = Some(Banner {
-            key: format!("{handler} {} {name}", origin.unwrap_or_default()),
+        ctx.banner = Some(TaskBanner {
             name: name.to_string(),
             origin: origin.map(str::to_string),
             handler,
             hosts: hosts.to_vec(),
+            started: std::time::Instant::now(),
         });
     }
 
-    /// Prints the pending banner of a free play's task, unless it was the last one shown.
+    /// A result of a free play's task is reported next: its banner first, unless it was the
+    /// last one shown; the task's `--timing` span grows to now.
     pub(super) fn show_banner(&self, ctx: &PlayCtx<'_>) {
-        let Some(b) = &ctx.banner else {
-            return;
-        };
-        let mut shared = self.free.borrow_mut();
-        if shared.last_banner.as_deref() != Some(b.key.as_str()) {
-            shared.last_banner = Some(b.key.clone());
-            drop(shared);
-            self.reporter
-                .task_start(&b.name, b.origin.as_deref(), b.handler, &b.hosts);
+        if let Some(b) = &ctx.banner {
+            self.reporter.free_result(b);
         }
     }
 
@@ -149,10 +133,11 @@ impl Runner {
     }
 
     /// In a free play, waits for a fork slot and for the task's `throttle`; the permits are
-    /// held while the host runs the task. Nothing to wait for in a linear play.
+    /// held while the host runs the task, which starts then for `--timing` (the wait was for
+    /// other tasks). Nothing to wait for in a linear play.
     pub(super) async fn free_slot(
         &self,
-        ctx: &PlayCtx<'_>,
+        ctx: &mut PlayCtx<'_>,
         throttle: Option<Arc<Semaphore>>,
     ) -> Option<(OwnedSemaphorePermit, Option<OwnedSemaphorePermit>)> {
         let slots = ctx.free.as_ref()?;
@@ -165,6 +150,9 @@ impl Runner {
             Some(t) => t.acquire_owned().await.ok(),
             None => None,
         };
+        if let Some(banner) = ctx.banner.as_mut() {
+            banner.started = std::time::Instant::now();
+        }
         Some((slot, limit))
     }
 

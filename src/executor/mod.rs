@@ -339,8 +339,8 @@ struct PlayCtx<'a> {
     started: bool,
     /// Under the `free` strategy (one context per host): the batch's fork slots.
     free: Option<std::sync::Arc<tokio::sync::Semaphore>>,
-    /// A free play's banner for the task running, printed with its first result.
-    banner: Option<free::Banner>,
+    /// A free play's banner for the task running, printed with its first result or line.
+    banner: Option<crate::output::TaskBanner>,
 }
 
 impl PlayCtx<'_> {

@@ -105,7 +105,16 @@ impl Runner {
         let origin = task.origin.to_string();
         self.free_warnings(ctx, task);
         self.task_banner(ctx, &name, Some(&origin), handler, &hosts);
+        let throttle = self.free_throttle(ctx, task);
+        let free_slot = self.free_slot(ctx, throttle).await;
+        if self.free_end(ctx, false) {
+            ctx.stop = true;
+            ctx.quiet_stop = true;
+            return Ok(());
+        }
         let hostvars = scope::hostvars_map(&self.inventory, &self.hosts.borrow(), &self.opts);
+        // In a free play, the lines a command streams come under this task's banner.
+        let reporter = self.reporter.streaming_for(ctx.banner.as_ref());
         let run = TaskRun {
             task,
             play: ctx.play,
@@ -113,7 +122,7 @@ impl Runner {
             pool: &self.pool,
             opts: &self.opts,
             playbook_dir: &ctx.playbook_dir,
-            reporter: &self.reporter,
+            reporter: &reporter,
         };
         let scopes: Vec<crate::vars::Scope> = hosts
             .iter()
@@ -126,13 +135,6 @@ impl Runner {
             }
         }
         let forks = tokio::sync::Semaphore::new(limit);
-        let throttle = self.free_throttle(ctx, task);
-        let free_slot = self.free_slot(ctx, throttle).await;
-        if self.free_end(ctx, false) {
-            ctx.stop = true;
-            ctx.quiet_stop = true;
-            return Ok(());
-        }
         let outcomes: Vec<HostOutcome> =
             futures::future::join_all(hosts.iter().zip(scopes.iter()).map(|(h, s)| {
                 let run = &run;

@@ -37,7 +37,7 @@ impl HostEcho {
         for (stderr, line) in lines {
             text.push_str(&prefixed(&self.label, *stderr, line));
         }
-        self.reporter.out_during_task(&text);
+        self.reporter.streamed(&text);
     }
 }
 

@@ -5,6 +5,7 @@
 //! With `-v` a command's output is streamed as it comes, prefixed with its host.
 
 mod echo;
+mod free;
 pub mod json;
 mod live;
 mod pyrepr;
@@ -21,8 +22,9 @@ use console::{style, Style};
 use serde_json::Value;
 
 use crate::modules::FileDiff;
-use summary::{RunLog, TaskClock};
+pub use free::TaskBanner;
 pub use pyrepr::{py_repr, py_str};
+use summary::{RunLog, TaskClock};
 pub use text::{banner_line, bytes, one_line, pretty, seconds};
 
 /// The counts shown for one host in the recap.
@@ -160,6 +162,9 @@ pub struct Reporter {
     opts: ReportOptions,
     log: Arc<Mutex<RunLog>>,
     live: Option<live::Live>,
+    /// Under the free strategy, the task this handle streams a host's output for: its banner
+    /// comes before the first streamed line when the last banner shown is another task's.
+    free_banner: Option<Arc<TaskBanner>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -189,6 +194,7 @@ impl Reporter {
             opts,
             log: Arc::new(Mutex::new(RunLog::new())),
             live,
+            free_banner: None,
         }
     }
 
@@ -244,6 +250,7 @@ impl Reporter {
         let mut log = lock(&self.log);
         log.close_task();
         log.play = name.to_string();
+        log.free = summary::FreeLog::default();
         if self.is_json() {
             self.event(json::play_start(name, log.started.elapsed()));
         }
@@ -261,22 +268,34 @@ impl Reporter {
 
     /// A task (or handler) starts on `hosts`; `origin` is its `file:line`.
     pub fn task_start(&self, name: &str, origin: Option<&str>, handler: bool, hosts: &[String]) {
-        let mut log = lock(&self.log);
-        log.close_task();
-        log.task = Some(TaskClock {
+        let clock = TaskClock {
             name: name.to_string(),
             origin: origin.map(str::to_string),
             started: std::time::Instant::now(),
-        });
+            timed: true,
+        };
+        self.open_task(&mut lock(&self.log), clock, handler, hosts);
+    }
+
+    /// Ends the task running in `log` and starts `clock`'s: the JSON event, the banner, the
+    /// live view's hosts. The caller holds the log, so that nothing comes between.
+    fn open_task(&self, log: &mut RunLog, clock: TaskClock, handler: bool, hosts: &[String]) {
+        log.close_task();
         if self.is_json() {
             let elapsed = log.started.elapsed();
+            let origin = clock.origin.as_deref();
             self.event(json::task_start(
-                &log.play, name, origin, handler, hosts, elapsed,
+                &log.play,
+                &clock.name,
+                origin,
+                handler,
+                hosts,
+                elapsed,
             ));
         }
-        drop(log);
         let word = if handler { "RUNNING HANDLER" } else { "TASK" };
-        self.banner(&format!("{word} [{name}]"));
+        self.banner(&format!("{word} [{}]", clock.name));
+        log.task = Some(clock);
         if let Some(live) = &self.live {
             live.begin_task(hosts);
         }

@@ -2,7 +2,7 @@
 //! task and each host took, and what failed. From it come the failure summary shown above
 //! the PLAY RECAP, the hosts' wall times, `--timing`'s slowest tasks and the retry file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,9 @@ pub struct TaskClock {
     pub name: String,
     pub origin: Option<String>,
     pub started: Instant,
+    /// Its wall time goes to `--timing` when it ends; false under the free strategy, whose
+    /// tasks are timed by their hosts' spans instead (`RunLog::free_span`).
+    pub timed: bool,
 }
 
 /// One host's failure, kept for the summary.
@@ -41,6 +44,16 @@ pub struct RunLog {
     /// Each host's time spent in tasks.
     pub host_times: BTreeMap<String, Duration>,
     pub failures: Vec<Failure>,
+    /// The free strategy's state in the current batch (output/free.rs).
+    pub free: FreeLog,
+}
+
+/// What the report of a free batch keeps: the banner printed last, and where each task's
+/// span is in `task_times` with its first start and last end.
+#[derive(Default)]
+pub struct FreeLog {
+    pub last_banner: Option<String>,
+    pub spans: HashMap<String, (usize, Instant, Instant)>,
 }
 
 impl RunLog {
@@ -52,15 +65,30 @@ impl RunLog {
             task_times: Vec::new(),
             host_times: BTreeMap::new(),
             failures: Vec::new(),
+            free: FreeLog::default(),
         }
     }
 
     /// Ends the running task, if any, and records its wall time.
     pub fn close_task(&mut self) {
-        if let Some(t) = self.task.take() {
+        if let Some(t) = self.task.take().filter(|t| t.timed) {
             self.task_times
                 .push((t.name, t.origin, t.started.elapsed()));
         }
+    }
+
+    /// A free task (`key`) ran on a host from `started` until now: its `--timing` entry spans
+    /// from the first host's start to the last host's end, one entry per task and batch.
+    pub fn free_span(&mut self, key: &str, name: &str, origin: Option<&str>, started: Instant) {
+        let now = Instant::now();
+        let times = &mut self.task_times;
+        let span = self.free.spans.entry(key.to_string()).or_insert_with(|| {
+            times.push((name.to_string(), origin.map(str::to_string), Duration::ZERO));
+            (times.len() - 1, started, now)
+        });
+        span.1 = span.1.min(started);
+        span.2 = span.2.max(now);
+        times[span.0].2 = span.2 - span.1;
     }
 
     pub fn task_name(&self) -> &str {
@@ -193,6 +221,7 @@ mod tests {
             name: "build".into(),
             origin: Some("pb.yml:7".into()),
             started: Instant::now(),
+            timed: true,
         });
         log
     }
