@@ -8,7 +8,7 @@ mod echo;
 mod free;
 pub mod json;
 mod live;
-mod pyrepr;
+pub(crate) mod pyrepr;
 pub mod secrets;
 mod summary;
 mod text;

@@ -92,7 +92,7 @@ fn number_repr(n: &Number) -> String {
 }
 
 /// A string in quotes: single ones unless the text holds a single quote and no double one.
-fn write_str_repr(out: &mut String, s: &str) {
+pub(crate) fn write_str_repr(out: &mut String, s: &str) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

@@ -114,7 +114,9 @@ fn write_repr(out: &mut String, value: &MjValue) {
         ValueKind::Undefined | ValueKind::None => out.push_str("None"),
         ValueKind::Bool if value.is_true() => out.push_str("True"),
         ValueKind::Bool => out.push_str("False"),
-        ValueKind::String => write_str_repr(out, value.as_str().unwrap_or_default()),
+        ValueKind::String => {
+            crate::output::pyrepr::write_str_repr(out, value.as_str().unwrap_or_default())
+        }
         ValueKind::Map => {
             out.push('{');
             for (i, key) in value.try_iter().into_iter().flatten().enumerate() {
@@ -139,32 +141,6 @@ fn write_repr(out: &mut String, value: &MjValue) {
         }
         _ => out.push_str(&value.to_string()),
     }
-}
-
-fn write_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
 }
 
 /// Python's `json.dumps`: compact with `", "` and `": "` separators, or with `indent` and
