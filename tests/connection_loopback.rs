@@ -588,7 +588,9 @@ async fn sudo_password_is_sent_only_when_asked() {
         (
             1,
             "".into(),
-            "sudo on localhost: incorrect become password\n".into()
+            "Incorrect sudo password: sudo on localhost refused the become password (-K or \
+             ansible_become_password)\n"
+                .into()
         )
     );
 

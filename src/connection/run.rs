@@ -114,7 +114,8 @@ pub(crate) struct Reader {
     /// Stdout that arrived before the command's success marker was complete.
     early: Vec<u8>,
     stderr: Capture,
-    /// Raw stderr before the command starts, to count prompts split across chunks.
+    /// Stderr before the command starts (sudo's own), whole so that a prompt split across
+    /// chunks is still counted.
     sudo_stderr: Vec<u8>,
     rc: Option<i32>,
     signal: Option<String>,
@@ -197,20 +198,22 @@ impl Reader {
                     return Ok((!early.is_empty()).then_some(early));
                 }
             }
-            Event::Stderr(data) => {
+            Event::Stderr(data) if self.started() => {
                 self.stderr.push(&data);
-                if let Some(echo) = self.echo.as_ref().filter(|_| self.started()) {
+                if let Some(echo) = &self.echo {
                     echo.output(true, &data);
                 }
-                if !self.started() {
-                    self.sudo_stderr.extend_from_slice(&data);
-                    let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
-                    self.gate.send_if_modified(|g| {
-                        let changed = g.prompts != prompts;
-                        g.prompts = prompts;
-                        changed
-                    });
-                }
+            }
+            Event::Stderr(data) => {
+                // sudo's part (a lecture, its prompts): the command's stderr only if it
+                // never starts, when it is sudo's refusal.
+                self.sudo_stderr.extend_from_slice(&data);
+                let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
+                self.gate.send_if_modified(|g| {
+                    let changed = g.prompts != prompts;
+                    g.prompts = prompts;
+                    changed
+                });
             }
             Event::Exit(rc) => self.rc = Some(rc),
             Event::Signal(name) => self.signal = Some(name),
@@ -226,9 +229,17 @@ impl Reader {
 
     /// Exit code and cleaned stderr; call after `next_stdout` returned None.
     pub(crate) fn finish(self) -> ExecOutput {
-        let prompts = self.gate.borrow().prompts;
-        let mut stderr =
-            sudo::clean_stderr(self.stderr.into_bytes(), &self.mode, prompts, &self.host);
+        let gate = *self.gate.borrow();
+        let mut stderr = match (&self.mode, gate.started) {
+            // sudo took the password and the command ran: its stderr is all the command's.
+            (Mode::SudoPassword { .. }, true) => self.stderr.into_bytes(),
+            (_, true) => sudo::clean_stderr(self.stderr.into_bytes(), &self.mode, 0, &self.host),
+            (_, false) => {
+                let mut refusal = Capture::default();
+                refusal.push(&self.sudo_stderr);
+                sudo::clean_stderr(refusal.into_bytes(), &self.mode, gate.prompts, &self.host)
+            }
+        };
         let rc = match (self.rc, &self.signal) {
             (Some(rc), _) => rc,
             (None, Some(name)) => {
