@@ -129,6 +129,17 @@ pub(crate) fn wrong_password(host: &str) -> String {
     )
 }
 
+/// What a task says when sudo sat on a prompt that is not mestral's (a PAM module asking
+/// for something else than the password): that prompt, quoted.
+pub(crate) fn unknown_prompt(prompt: &[u8], host: &str) -> String {
+    let text = String::from_utf8_lossy(prompt);
+    let last = text.trim();
+    format!(
+        "sudo on {host} asked {last:?} instead of for the password, and mestral can only \
+         answer a password prompt\n"
+    )
+}
+
 /// Counts `needle` in `haystack`.
 pub(crate) fn count(haystack: &[u8], needle: &[u8]) -> u32 {
     let mut found = 0;
@@ -272,6 +283,15 @@ mod tests {
             let got = clean_stderr(stderr.as_bytes().to_vec(), mode, prompts, "web1");
             assert_eq!(String::from_utf8(got).unwrap(), expected, "{stderr:?}");
         }
+    }
+
+    #[test]
+    fn an_unknown_prompt_is_quoted() {
+        assert_eq!(
+            unknown_prompt(b"Verification code: ", "web1"),
+            "sudo on web1 asked \"Verification code:\" instead of for the password, and \
+             mestral can only answer a password prompt\n"
+        );
     }
 
     #[test]
