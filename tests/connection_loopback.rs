@@ -97,11 +97,17 @@ while :; do
         -H|-S) shift ;;
         -n) nopass=1; shift ;;
         -p) prompt=$2; shift 2 ;;
-        -u) shift 2 ;;
+        -u) user=$2; shift 2 ;;
         *) break ;;
     esac
 done
 if [ -n "$nopass" ]; then echo "sudo: a password is required" >&2; exit 1; fi
+if [ "$user" = otp ]; then
+    printf 'Verification code: ' >&2
+    IFS= read -r code
+    echo "sudo: no verification code" >&2
+    exit 1
+fi
 tries=0
 while :; do
     printf '%s' "$prompt" >&2
@@ -588,8 +594,33 @@ async fn sudo_password_is_sent_only_when_asked() {
         (
             1,
             "".into(),
-            "sudo on localhost: incorrect become password\n".into()
+            "Incorrect sudo password: sudo on localhost refused the become password (-K or \
+             ansible_become_password)\n"
+                .into()
         )
+    );
+
+    // A prompt that is not mestral's is not answered: the run stops waiting after a while.
+    let otp = Become {
+        user: "otp".into(),
+        password: Some("good".into()),
+    };
+    let started = std::time::Instant::now();
+    let out = session.exec("echo no", None, Some(&otp)).await.unwrap();
+    assert_eq!(
+        (out.rc, out.stdout_text(), out.stderr_text()),
+        (
+            1,
+            "".into(),
+            "sudo on localhost asked \"Verification code:\" instead of for the password, and \
+             mestral can only answer a password prompt\n"
+                .into()
+        )
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(6),
+        "{waited:?}"
     );
 
     // Streams answer sudo before handing the stream out.

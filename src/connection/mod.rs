@@ -244,7 +244,8 @@ impl Session {
         let mut first = None;
         if matches!(mode, sudo::Mode::SudoPassword { .. }) {
             // Answer sudo before handing the stream out; keep stdout that came with the start.
-            let handshake = run::sudo_handshake(&mut writer, &mut gate, &mode);
+            let unanswered = reader.unanswered();
+            let handshake = run::sudo_handshake(&mut writer, &mut gate, &mode, &unanswered);
             let started = reader.wait_started();
             tokio::pin!(handshake, started);
             let mut answered = false;

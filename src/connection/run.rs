@@ -3,7 +3,9 @@
 //! and streaming `Stream` built on them. An `Echo` may watch a command's output as it
 //! arrives (`-v` streaming).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::watch;
@@ -14,6 +16,10 @@ use super::{local, ssh, ExecOutput};
 /// Each of stdout and stderr is kept up to this size when collected whole.
 pub(crate) const OUTPUT_CAP: usize = 64 * 1024 * 1024;
 const TRUNCATED_NOTE: &[u8] = b"\n[output truncated after 64 MiB]\n";
+
+/// How long sudo may sit on a prompt that is not mestral's before the run stops waiting:
+/// sudo (Debian's has no `passwd_timeout`) would otherwise wait for ever.
+const UNKNOWN_PROMPT_WAIT: Duration = Duration::from_secs(3);
 
 /// Receives a command's own output as it arrives (not sudo's prompts), for showing it live.
 pub trait Echo: Send + Sync {
@@ -100,6 +106,11 @@ impl Capture {
 pub(crate) struct Gate {
     /// Password prompts seen on stderr.
     prompts: u32,
+    /// Bytes sudo printed on stderr so far (its output is growing while this changes).
+    sudo_bytes: usize,
+    /// sudo's stderr ends in an unfinished line that is not mestral's prompt: some other
+    /// prompt (a PAM module's), waiting for an answer mestral does not have.
+    other_prompt: bool,
     /// The command itself is running (its stdout has begun).
     started: bool,
     ended: bool,
@@ -114,7 +125,8 @@ pub(crate) struct Reader {
     /// Stdout that arrived before the command's success marker was complete.
     early: Vec<u8>,
     stderr: Capture,
-    /// Raw stderr before the command starts, to count prompts split across chunks.
+    /// Stderr before the command starts (sudo's own), whole so that a prompt split across
+    /// chunks is still counted.
     sudo_stderr: Vec<u8>,
     rc: Option<i32>,
     signal: Option<String>,
@@ -122,6 +134,10 @@ pub(crate) struct Reader {
     done: bool,
     /// Shown the command's output as it comes, when set.
     echo: Option<Arc<dyn Echo>>,
+    /// Set by the handshake when it stopped waiting on a prompt that is not mestral's.
+    unanswered: Arc<AtomicBool>,
+    /// The last unfinished line of sudo's stderr that was not mestral's prompt.
+    other_prompt: Vec<u8>,
 }
 
 impl Reader {
@@ -148,6 +164,8 @@ impl Reader {
             gate,
             done: false,
             echo: None,
+            unanswered: Arc::default(),
+            other_prompt: Vec::new(),
         };
         (reader, watcher)
     }
@@ -158,6 +176,11 @@ impl Reader {
 
     pub(crate) fn mode(&self) -> &Mode {
         &self.mode
+    }
+
+    /// The flag the sudo handshake sets when it gives up on a prompt that is not mestral's.
+    pub(crate) fn unanswered(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unanswered)
     }
 
     /// The next chunk of the command's stdout; None once the command is over.
@@ -197,20 +220,28 @@ impl Reader {
                     return Ok((!early.is_empty()).then_some(early));
                 }
             }
-            Event::Stderr(data) => {
+            Event::Stderr(data) if self.started() => {
                 self.stderr.push(&data);
-                if let Some(echo) = self.echo.as_ref().filter(|_| self.started()) {
+                if let Some(echo) = &self.echo {
                     echo.output(true, &data);
                 }
-                if !self.started() {
-                    self.sudo_stderr.extend_from_slice(&data);
-                    let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
-                    self.gate.send_if_modified(|g| {
-                        let changed = g.prompts != prompts;
-                        g.prompts = prompts;
-                        changed
-                    });
+            }
+            Event::Stderr(data) => {
+                // sudo's part (a lecture, its prompts): the command's stderr only if it
+                // never starts, when it is sudo's refusal.
+                self.sudo_stderr.extend_from_slice(&data);
+                let prompts = sudo::count(&self.sudo_stderr, sudo::PROMPT.as_bytes());
+                let other_prompt = prompts == 0 && !self.sudo_stderr.ends_with(b"\n");
+                if other_prompt {
+                    let line = self.sudo_stderr.rsplit(|&b| b == b'\n').next();
+                    self.other_prompt = line.unwrap_or_default().to_vec();
                 }
+                let bytes = self.sudo_stderr.len();
+                self.gate.send_modify(|g| {
+                    g.prompts = prompts;
+                    g.sudo_bytes = bytes;
+                    g.other_prompt = other_prompt;
+                });
             }
             Event::Exit(rc) => self.rc = Some(rc),
             Event::Signal(name) => self.signal = Some(name),
@@ -226,9 +257,19 @@ impl Reader {
 
     /// Exit code and cleaned stderr; call after `next_stdout` returned None.
     pub(crate) fn finish(self) -> ExecOutput {
-        let prompts = self.gate.borrow().prompts;
-        let mut stderr =
-            sudo::clean_stderr(self.stderr.into_bytes(), &self.mode, prompts, &self.host);
+        let gate = *self.gate.borrow();
+        let unanswered = self.unanswered.load(Ordering::Relaxed) && !gate.started;
+        let mut stderr = match (&self.mode, gate.started) {
+            _ if unanswered => sudo::unknown_prompt(&self.other_prompt, &self.host).into_bytes(),
+            // sudo took the password and the command ran: its stderr is all the command's.
+            (Mode::SudoPassword { .. }, true) => self.stderr.into_bytes(),
+            (_, true) => sudo::clean_stderr(self.stderr.into_bytes(), &self.mode, 0, &self.host),
+            (_, false) => {
+                let mut refusal = Capture::default();
+                refusal.push(&self.sudo_stderr);
+                sudo::clean_stderr(refusal.into_bytes(), &self.mode, gate.prompts, &self.host)
+            }
+        };
         let rc = match (self.rc, &self.signal) {
             (Some(rc), _) => rc,
             (None, Some(name)) => {
@@ -279,11 +320,13 @@ pub(crate) fn signal_name(number: i32) -> String {
 }
 
 /// Sends the sudo password when sudo asks and waits for the command to start. Returns false
-/// when stdin should not be written (the command ended, or sudo refused the password).
+/// when stdin should not be written (the command ended, sudo refused the password, or it sat
+/// on a prompt that is not mestral's, which sets `unanswered`).
 pub(crate) async fn sudo_handshake(
     writer: &mut WriteSide,
     gate: &mut watch::Receiver<Gate>,
     mode: &Mode,
+    unanswered: &AtomicBool,
 ) -> bool {
     let Mode::SudoPassword { password, .. } = mode else {
         return true;
@@ -309,6 +352,19 @@ pub(crate) async fn sudo_handshake(
             }
             sent = true;
         }
+        if state.other_prompt {
+            // Only a prompt that stays unanswered, unchanged, for a while: not a message
+            // still being written.
+            match tokio::time::timeout(UNKNOWN_PROMPT_WAIT, gate.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return false,
+                Err(_) => {
+                    unanswered.store(true, Ordering::Relaxed);
+                    let _ = writer.eof().await;
+                    return false;
+                }
+            }
+        }
         if gate.changed().await.is_err() {
             return false;
         }
@@ -325,9 +381,10 @@ pub(crate) async fn collect(
     echo: Option<Arc<dyn Echo>>,
 ) -> Result<ExecOutput> {
     let mode = reader.mode.clone();
+    let unanswered = reader.unanswered();
     reader.echo = echo.clone();
     let feed = async {
-        if sudo_handshake(&mut writer, &mut gate, &mode).await {
+        if sudo_handshake(&mut writer, &mut gate, &mode, &unanswered).await {
             if let Some(data) = stdin {
                 if let Err(e) = writer.write(data).await {
                     // A command that exits without reading its stdin is not an error.

@@ -110,12 +110,34 @@ pub(crate) fn clean_stderr(stderr: Vec<u8>, mode: &Mode, prompts: u32, host: &st
             }
         }
         Mode::SudoPassword { .. } => {
-            if prompts > 1 {
-                return format!("sudo on {host}: incorrect become password\n").into_bytes();
+            // A second prompt, or sudo giving up after one try (`passwd_tries=1`).
+            let gave_up = prompts == 1 && find(&stderr, b"incorrect password attempt").is_some();
+            if prompts > 1 || gave_up {
+                return wrong_password(host).into_bytes();
             }
             remove_all(&stderr, PROMPT.as_bytes())
         }
     }
+}
+
+/// What a task says when sudo refused the password: Ansible's words, then the host and where
+/// the password came from.
+pub(crate) fn wrong_password(host: &str) -> String {
+    format!(
+        "Incorrect sudo password: sudo on {host} refused the become password (-K or \
+         ansible_become_password)\n"
+    )
+}
+
+/// What a task says when sudo sat on a prompt that is not mestral's (a PAM module asking
+/// for something else than the password): that prompt, quoted.
+pub(crate) fn unknown_prompt(prompt: &[u8], host: &str) -> String {
+    let text = String::from_utf8_lossy(prompt);
+    let last = text.trim();
+    format!(
+        "sudo on {host} asked {last:?} instead of for the password, and mestral can only \
+         answer a password prompt\n"
+    )
 }
 
 /// Counts `needle` in `haystack`.
@@ -226,7 +248,9 @@ mod tests {
             password: "x".into(),
             marker: "M".into(),
         };
-        let cases: [(&str, &Mode, u32, &str); 5] = [
+        let wrong = "Incorrect sudo password: sudo on web1 refused the become password (-K or \
+                     ansible_become_password)\n";
+        let cases: [(&str, &Mode, u32, &str); 7] = [
             ("oops\n", &Mode::Plain, 0, "oops\n"),
             (
                 "sudo: a password is required\n",
@@ -240,13 +264,34 @@ mod tests {
                 "[mestral-sudo-password]Sorry, try again.\n[mestral-sudo-password]",
                 &pw,
                 2,
-                "sudo on web1: incorrect become password\n",
+                wrong,
+            ),
+            (
+                "[mestral-sudo-password]sudo: 1 incorrect password attempt\n",
+                &pw,
+                1,
+                wrong,
+            ),
+            (
+                "lecture\n[mestral-sudo-password]sudo: lab is not in the sudoers file.\n",
+                &pw,
+                1,
+                "lecture\nsudo: lab is not in the sudoers file.\n",
             ),
         ];
         for (stderr, mode, prompts, expected) in cases {
             let got = clean_stderr(stderr.as_bytes().to_vec(), mode, prompts, "web1");
             assert_eq!(String::from_utf8(got).unwrap(), expected, "{stderr:?}");
         }
+    }
+
+    #[test]
+    fn an_unknown_prompt_is_quoted() {
+        assert_eq!(
+            unknown_prompt(b"Verification code: ", "web1"),
+            "sudo on web1 asked \"Verification code:\" instead of for the password, and \
+             mestral can only answer a password prompt\n"
+        );
     }
 
     #[test]

@@ -367,7 +367,10 @@ fn become_failure(host: &str, out: &ExecOutput) -> Option<String> {
     let line = text.strip_suffix('\n')?;
     let refused = [
         format!("sudo on {host} needs a password: run with -K / --ask-become-pass"),
-        format!("sudo on {host}: incorrect become password"),
+        format!(
+            "Incorrect sudo password: sudo on {host} refused the become password (-K or \
+             ansible_become_password)"
+        ),
     ];
     let only_sudo = out.rc != 0 && out.stdout.is_empty() && refused.iter().any(|r| r == line);
     only_sudo.then(|| line.to_string())
@@ -451,7 +454,8 @@ mod tests {
     #[test]
     fn sudo_refusals_are_told_from_command_failures() {
         let needs = "sudo on web1 needs a password: run with -K / --ask-become-pass";
-        let wrong = "sudo on web1: incorrect become password";
+        let wrong = "Incorrect sudo password: sudo on web1 refused the become password (-K or \
+                     ansible_become_password)";
         let rows = [
             (1, "", format!("{needs}\n"), Some(needs)),
             (1, "", format!("{wrong}\n"), Some(wrong)),
