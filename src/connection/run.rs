@@ -4,6 +4,7 @@
 //! arrives (`-v` streaming).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::watch;
@@ -42,10 +43,19 @@ pub(crate) enum ReadSide {
 }
 
 impl ReadSide {
+    /// The next event. Safe to cancel: an event is either returned or left for the next call.
     async fn next(&mut self) -> Result<Event> {
         match self {
             ReadSide::Ssh(side) => side.next().await,
             ReadSide::Local(side) => side.next().await,
+        }
+    }
+
+    /// Sends SIGTERM to the command (its processes on the host), without waiting.
+    fn stop(&mut self) {
+        match self {
+            ReadSide::Ssh(side) => side.stop(),
+            ReadSide::Local(side) => side.stop(),
         }
     }
 }
@@ -122,6 +132,9 @@ pub(crate) struct Reader {
     done: bool,
     /// Shown the command's output as it comes, when set.
     echo: Option<Arc<dyn Echo>>,
+    /// When set: once the command has exited, its output is taken as over after this long
+    /// without an event (a process it left behind may hold the output open for good).
+    exit_grace: Option<Duration>,
 }
 
 impl Reader {
@@ -148,6 +161,7 @@ impl Reader {
             gate,
             done: false,
             echo: None,
+            exit_grace: None,
         };
         (reader, watcher)
     }
@@ -158,6 +172,21 @@ impl Reader {
 
     pub(crate) fn mode(&self) -> &Mode {
         &self.mode
+    }
+
+    /// Ends the output `grace` after the command's exit when nothing more comes.
+    pub(crate) fn set_exit_grace(&mut self, grace: Duration) {
+        self.exit_grace = Some(grace);
+    }
+
+    /// Sends SIGTERM to the command; its end is still read as usual.
+    pub(crate) fn stop(&mut self) {
+        self.raw.stop();
+    }
+
+    /// Whether the command's output is over.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
     }
 
     /// The next chunk of the command's stdout; None once the command is over.
@@ -182,9 +211,25 @@ impl Reader {
         Ok(first)
     }
 
-    /// Handles one event; returns the command's stdout it carried.
+    /// Handles one event; returns the command's stdout it carried. Safe to cancel.
     async fn step(&mut self) -> Result<Option<Vec<u8>>> {
-        match self.raw.next().await? {
+        let exited = self.rc.is_some() || self.signal.is_some();
+        let event = match self.exit_grace.filter(|_| exited) {
+            Some(grace) => match tokio::time::timeout(grace, self.raw.next()).await {
+                Ok(event) => event?,
+                Err(_) => {
+                    let note = format!(
+                        "(the command exited, but its output was still open {} s later: \
+                         not waiting for it)\n",
+                        grace.as_secs()
+                    );
+                    self.stderr.push(note.as_bytes());
+                    Event::End
+                }
+            },
+            None => self.raw.next().await?,
+        };
+        match event {
             Event::Stdout(data) if self.started() => return Ok(Some(data)),
             Event::Stdout(data) => {
                 self.early.extend_from_slice(&data);
