@@ -354,27 +354,29 @@ impl Stream {
     /// Stdout read here is handed out by later `read` calls (up to 64 MiB is kept).
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
         let write = self.writer.write(data);
-        tokio::pin!(write);
-        loop {
-            tokio::select! {
-                biased;
-                done = &mut write => return done,
-                chunk = self.reader.next_stdout(), if !self.reader.is_done() => {
-                    if let Some(chunk) = chunk? {
-                        let room = run::OUTPUT_CAP.saturating_sub(self.pending_bytes);
-                        if chunk.len() <= room {
-                            self.pending_bytes += chunk.len();
-                            self.pending.push_back(chunk);
-                        }
-                    }
-                }
-            }
-        }
+        draining(
+            &mut self.reader,
+            &mut self.pending,
+            &mut self.pending_bytes,
+            write,
+        )
+        .await
     }
 
-    /// Closes the command's stdin (sends EOF).
+    /// Closes the command's stdin (sends EOF), reading its output meanwhile as `write` does;
+    /// nothing to do once the command has ended.
     pub async fn close_stdin(&mut self) -> Result<()> {
-        self.writer.eof().await
+        if self.reader.is_done() {
+            return Ok(());
+        }
+        let eof = self.writer.eof();
+        draining(
+            &mut self.reader,
+            &mut self.pending,
+            &mut self.pending_bytes,
+            eof,
+        )
+        .await
     }
 
     /// Next chunk of stdout; None at end of output. Stderr is kept for `finish`. Safe to
@@ -397,9 +399,39 @@ impl Stream {
     /// Stdout not read yet is discarded. Once the command has exited, its output is taken as
     /// over after `STREAM_EXIT_GRACE` without news.
     pub async fn finish(mut self) -> Result<ExecOutput> {
-        let _ = self.writer.eof().await;
+        let _ = self.close_stdin().await;
         while self.reader.next_stdout().await?.is_some() {}
         Ok(self.reader.finish())
+    }
+}
+
+/// Awaits `step` (a write or the EOF of a stream's stdin) while reading the stream's output
+/// into `pending` (up to `run::OUTPUT_CAP` bytes; more stdout is dropped, stderr is kept by
+/// the reader). Once the command's output is over, a step that still waits (for window space
+/// an ended channel never grants) is given up with an error.
+async fn draining<T>(
+    reader: &mut run::Reader,
+    pending: &mut std::collections::VecDeque<Vec<u8>>,
+    pending_bytes: &mut usize,
+    step: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::pin!(step);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut step => return done,
+            chunk = reader.next_stdout(), if !reader.is_done() => {
+                if let Some(chunk) = chunk? {
+                    if chunk.len() <= run::OUTPUT_CAP.saturating_sub(*pending_bytes) {
+                        *pending_bytes += chunk.len();
+                        pending.push_back(chunk);
+                    }
+                }
+            }
+            _ = std::future::ready(()), if reader.is_done() => {
+                anyhow::bail!("the command has ended: its input is not read any more");
+            }
+        }
     }
 }
 
