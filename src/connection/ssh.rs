@@ -335,7 +335,10 @@ where
         // A dead link is noticed after about four connection timeouts of silence.
         keepalive_interval: Some(timeout),
         keepalive_max: 3,
-        inactivity_timeout: None,
+        // Also bounds russh's wait to write to the socket: with the link dead and the send
+        // buffer full (a stream was being written), the keepalives alone never fire. A live
+        // peer answers every keepalive, so a working session never meets this limit.
+        inactivity_timeout: Some(timeout * 5),
         nodelay: true,
         ..Default::default()
     });

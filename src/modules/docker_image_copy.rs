@@ -317,6 +317,13 @@ pub async fn transfer(
         }
     }
 
+    // A step that failed because its session ended is a lost side, whichever noticed first.
+    if lost.is_none() && target.session.is_closed() {
+        lost = Some(Lost::Target);
+    }
+    if lost.is_none() && source.session.is_closed() {
+        lost = Some(Lost::Source);
+    }
     let target_only = [(target.session, Lost::Target)];
     if lost == Some(Lost::Target) {
         return Err(Unreachable(format!(
@@ -342,9 +349,8 @@ pub async fn transfer(
     }
     let target_end = match watched(loader.finish(), &target_only).await {
         Ok(Ok(end)) => end,
-        Ok(Err(e)) if e.is::<Unreachable>() => return Err(e),
-        Ok(Err(e)) => ended(format!("{e:#}").as_bytes()),
-        Err(_) => {
+        Ok(Err(e)) if !e.is::<Unreachable>() => ended(format!("{e:#}").as_bytes()),
+        _ => {
             return Err(Unreachable(format!(
                 "the session to {} ended at the end of the copy",
                 target.name
