@@ -640,15 +640,29 @@ fn image_transfer_cut_midway() {
     let text = stdout(&out);
     let fatal = result_line(&text, "big copy", B);
     let msg = fatal.split("\"msg\": ").nth(1).expect("a msg");
+    // The source's part is bash's notice of the killed pipeline (its process ids vary);
     // Docker's own words for the short tar depend on where it was cut (a layer's data, or
     // before the index files): the target part is its rc and a message of its own.
-    let target = msg
-        .strip_prefix(
-            "\"docker_image_copy: f7-big:1 from f7-a failed: source rc 137 (killed by signal \
-             9), target rc 1 (",
-        )
+    let (source, target) = msg
+        .strip_prefix("\"docker_image_copy: f7-big:1 from f7-a failed: source rc 137 (")
         .and_then(|rest| rest.strip_suffix(")\"}"))
+        .and_then(|rest| rest.split_once("), target rc 1 ("))
         .unwrap_or_else(|| panic!("{msg}"));
+    let words: Vec<&str> = source
+        .split_whitespace()
+        .map(|w| {
+            if w.bytes().all(|b| b.is_ascii_digit()) {
+                "PID"
+            } else {
+                w
+            }
+        })
+        .collect();
+    assert_eq!(
+        words.join(" "),
+        "bash: line 1: PID Killed docker save f7-big:1\\n PID Done | gzip -1",
+        "{msg}"
+    );
     assert!(!target.is_empty(), "docker load said nothing: {msg}");
     assert_eq!(recap_line(&text, B), recap(0, 0, 0, 1, B));
     assert_eq!(all_images(B), (0, String::new()), "nothing loaded");
@@ -657,7 +671,17 @@ fn image_transfer_cut_midway() {
     // (3 x 3 s), and the half-sent image is not loaded.
     let child = lab.spawn(&pb, &["-T", "3"]);
     wait_running(B, "docker load");
-    std::thread::sleep(Duration::from_secs(2));
+    // Cut once the image is on its way (docker save may take seconds for its first byte).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while on_host(B, "du -sk /var/lib/docker/tmp | cut -f1")
+        .1
+        .parse::<u64>()
+        .unwrap_or(0)
+        < 4096
+    {
+        assert!(Instant::now() < deadline, "no data reached {B}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let start = Instant::now();
     link(B_ADDR, "down");
     let out = ended(child, 300);

@@ -96,7 +96,7 @@ impl ReadSide {
 
 impl ReadSide {
     /// Sends SIGTERM to the command's process group.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stopped = true;
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")

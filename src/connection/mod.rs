@@ -257,11 +257,7 @@ impl Session {
             };
             first = started?;
         }
-        Ok(Stream {
-            reader,
-            writer,
-            first,
-        })
+        Ok(Stream::new(reader, writer, first))
     }
 
     async fn start(
@@ -336,37 +332,117 @@ impl Session {
 pub struct Stream {
     reader: run::Reader,
     writer: run::WriteSide,
-    /// Stdout read while answering sudo, handed out first.
-    first: Option<Vec<u8>>,
+    /// Stdout read while answering sudo or while a write waited, handed out first.
+    pending: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes in `pending`, kept up to `run::OUTPUT_CAP` (more is dropped).
+    pending_bytes: usize,
 }
 
+/// How long a streamed command's output may stay open after the command exited (a process
+/// it left behind may hold it): then its output is taken as over.
+pub const STREAM_EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Stream {
-    /// Writes a chunk to the command's stdin, waiting while the remote window is full. The
-    /// command's stdout is not read meanwhile: a command that writes much before it reads
-    /// its input needs `read` calls interleaved.
+    fn new(reader: run::Reader, writer: run::WriteSide, first: Option<Vec<u8>>) -> Stream {
+        let mut stream = Stream {
+            reader,
+            writer,
+            pending: Default::default(),
+            pending_bytes: 0,
+        };
+        stream.reader.set_exit_grace(STREAM_EXIT_GRACE);
+        if let Some(chunk) = first {
+            stream.pending_bytes = chunk.len();
+            stream.pending.push_back(chunk);
+        }
+        stream
+    }
+
+    /// Writes a chunk to the command's stdin, waiting while the remote window (or the pipe)
+    /// is full. The command's output is read meanwhile: a command that prints while its
+    /// input waits would otherwise wait on us as we wait on it (over SSH, one undrained
+    /// channel also stops the session from taking the window adjustments the write needs).
+    /// Stdout read here is handed out by later `read` calls (up to 64 MiB is kept).
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.writer.write(data).await
+        let write = self.writer.write(data);
+        draining(
+            &mut self.reader,
+            &mut self.pending,
+            &mut self.pending_bytes,
+            write,
+        )
+        .await
     }
 
-    /// Closes the command's stdin (sends EOF).
+    /// Closes the command's stdin (sends EOF), reading its output meanwhile as `write` does;
+    /// nothing to do once the command has ended.
     pub async fn close_stdin(&mut self) -> Result<()> {
-        self.writer.eof().await
+        if self.reader.is_done() {
+            return Ok(());
+        }
+        let eof = self.writer.eof();
+        draining(
+            &mut self.reader,
+            &mut self.pending,
+            &mut self.pending_bytes,
+            eof,
+        )
+        .await
     }
 
-    /// Next chunk of stdout; None at end of output. Stderr is kept for `finish`.
+    /// Next chunk of stdout; None at end of output. Stderr is kept for `finish`. Safe to
+    /// cancel (a chunk is never lost to a dropped call).
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>> {
-        if let Some(chunk) = self.first.take() {
+        if let Some(chunk) = self.pending.pop_front() {
+            self.pending_bytes -= chunk.len();
             return Ok(Some(chunk));
         }
         self.reader.next_stdout().await
     }
 
+    /// Sends SIGTERM to the command (all its processes on the host) and returns at once; its
+    /// end is then read by `read` or `finish` as usual.
+    pub fn stop(&mut self) {
+        self.reader.stop();
+    }
+
     /// Waits for the command to end and returns its exit code and the stderr collected.
-    /// Stdout not read yet is discarded.
+    /// Stdout not read yet is discarded. Once the command has exited, its output is taken as
+    /// over after `STREAM_EXIT_GRACE` without news.
     pub async fn finish(mut self) -> Result<ExecOutput> {
-        let _ = self.writer.eof().await;
+        let _ = self.close_stdin().await;
         while self.reader.next_stdout().await?.is_some() {}
         Ok(self.reader.finish())
+    }
+}
+
+/// Awaits `step` (a write or the EOF of a stream's stdin) while reading the stream's output
+/// into `pending` (up to `run::OUTPUT_CAP` bytes; more stdout is dropped, stderr is kept by
+/// the reader). Once the command's output is over, a step that still waits (for window space
+/// an ended channel never grants) is given up with an error.
+async fn draining<T>(
+    reader: &mut run::Reader,
+    pending: &mut std::collections::VecDeque<Vec<u8>>,
+    pending_bytes: &mut usize,
+    step: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::pin!(step);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut step => return done,
+            chunk = reader.next_stdout(), if !reader.is_done() => {
+                if let Some(chunk) = chunk? {
+                    if chunk.len() <= run::OUTPUT_CAP.saturating_sub(*pending_bytes) {
+                        *pending_bytes += chunk.len();
+                        pending.push_back(chunk);
+                    }
+                }
+            }
+            _ = std::future::ready(()), if reader.is_done() => {
+                anyhow::bail!("the command has ended: its input is not read any more");
+            }
+        }
     }
 }
 

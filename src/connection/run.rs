@@ -48,10 +48,19 @@ pub(crate) enum ReadSide {
 }
 
 impl ReadSide {
+    /// The next event. Safe to cancel: an event is either returned or left for the next call.
     async fn next(&mut self) -> Result<Event> {
         match self {
             ReadSide::Ssh(side) => side.next().await,
             ReadSide::Local(side) => side.next().await,
+        }
+    }
+
+    /// Sends SIGTERM to the command (its processes on the host), without waiting.
+    fn stop(&mut self) {
+        match self {
+            ReadSide::Ssh(side) => side.stop(),
+            ReadSide::Local(side) => side.stop(),
         }
     }
 }
@@ -138,6 +147,9 @@ pub(crate) struct Reader {
     unanswered: Arc<AtomicBool>,
     /// The last unfinished line of sudo's stderr that was not mestral's prompt.
     other_prompt: Vec<u8>,
+    /// When set: once the command has exited, its output is taken as over after this long
+    /// without an event (a process it left behind may hold the output open for good).
+    exit_grace: Option<Duration>,
 }
 
 impl Reader {
@@ -166,6 +178,7 @@ impl Reader {
             echo: None,
             unanswered: Arc::default(),
             other_prompt: Vec::new(),
+            exit_grace: None,
         };
         (reader, watcher)
     }
@@ -181,6 +194,21 @@ impl Reader {
     /// The flag the sudo handshake sets when it gives up on a prompt that is not mestral's.
     pub(crate) fn unanswered(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.unanswered)
+    }
+
+    /// Ends the output `grace` after the command's exit when nothing more comes.
+    pub(crate) fn set_exit_grace(&mut self, grace: Duration) {
+        self.exit_grace = Some(grace);
+    }
+
+    /// Sends SIGTERM to the command; its end is still read as usual.
+    pub(crate) fn stop(&mut self) {
+        self.raw.stop();
+    }
+
+    /// Whether the command's output is over.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
     }
 
     /// The next chunk of the command's stdout; None once the command is over.
@@ -205,9 +233,25 @@ impl Reader {
         Ok(first)
     }
 
-    /// Handles one event; returns the command's stdout it carried.
+    /// Handles one event; returns the command's stdout it carried. Safe to cancel.
     async fn step(&mut self) -> Result<Option<Vec<u8>>> {
-        match self.raw.next().await? {
+        let exited = self.rc.is_some() || self.signal.is_some();
+        let event = match self.exit_grace.filter(|_| exited) {
+            Some(grace) => match tokio::time::timeout(grace, self.raw.next()).await {
+                Ok(event) => event?,
+                Err(_) => {
+                    let note = format!(
+                        "(the command exited, but its output was still open {} s later: \
+                         not waiting for it)\n",
+                        grace.as_secs()
+                    );
+                    self.stderr.push(note.as_bytes());
+                    Event::End
+                }
+            },
+            None => self.raw.next().await?,
+        };
+        match event {
             Event::Stdout(data) if self.started() => return Ok(Some(data)),
             Event::Stdout(data) => {
                 self.early.extend_from_slice(&data);

@@ -337,7 +337,10 @@ where
         // A dead link is noticed after about four connection timeouts of silence.
         keepalive_interval: Some(timeout),
         keepalive_max: 3,
-        inactivity_timeout: None,
+        // Also bounds russh's wait to write to the socket: with the link dead and the send
+        // buffer full (a stream was being written), the keepalives alone never fire. A live
+        // peer answers every keepalive, so a working session never meets this limit.
+        inactivity_timeout: Some(timeout * 5),
         nodelay: true,
         ..Default::default()
     });
@@ -485,24 +488,34 @@ fn stop_script(token: &str) -> String {
 
 impl ReadSide {
     /// Sends SIGTERM to the command: by the SSH signal request, and by the marked processes
-    /// found on the host (waits at most `STOP_GRACE` for that second command).
-    async fn stop(&mut self) {
-        self.stopping = Some(Instant::now());
-        let _ = self.signaller.signal(russh::Sig::TERM).await;
-        let Ok(mut channel) = self.handle.channel_open_session().await else {
-            return;
-        };
-        if channel.exec(true, stop_script(&self.token)).await.is_err() {
+    /// found on the host. The work runs on its own task (the second command waits at most
+    /// `STOP_GRACE`), so that `next` stays safe to cancel: a caller may give up waiting for an
+    /// event at any point without losing one.
+    pub(crate) fn stop(&mut self) {
+        if self.stopping.is_some() {
             return;
         }
-        let _ = tokio::time::timeout(STOP_GRACE, async {
-            while let Some(message) = channel.wait().await {
-                if matches!(message, ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) {
-                    break;
-                }
+        self.stopping = Some(Instant::now());
+        let signaller = self.signaller.clone();
+        let handle = self.handle.clone();
+        let script = stop_script(&self.token);
+        tokio::spawn(async move {
+            let _ = signaller.signal(russh::Sig::TERM).await;
+            let Ok(mut channel) = handle.channel_open_session().await else {
+                return;
+            };
+            if channel.exec(true, script).await.is_err() {
+                return;
             }
-        })
-        .await;
+            let _ = tokio::time::timeout(STOP_GRACE, async {
+                while let Some(message) = channel.wait().await {
+                    if matches!(message, ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        });
     }
 }
 
@@ -527,12 +540,12 @@ impl ReadSide {
                 None => tokio::select! {
                     message = self.half.wait() => message,
                     _ = super::wait_interrupt() => {
-                        self.stop().await;
+                        self.stop();
                         let note = "interrupted: the command was sent SIGTERM\n";
                         return Ok(Event::Stderr(note.as_bytes().to_vec()));
                     }
                     _ = until(super::deadline()) => {
-                        self.stop().await;
+                        self.stop();
                         let note = "the task's timeout ended: the command was sent SIGTERM\n";
                         return Ok(Event::Stderr(note.as_bytes().to_vec()));
                     }

@@ -9,10 +9,12 @@ use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::args::{self, loose_bool};
+use super::args::{self, loose_bool, loose_u64};
 use super::docker::{image_ref, inspect_or_null, with_pipefail, DOCKER};
 use super::{ModuleCtx, ModuleOutput};
-use crate::connection::{quote, ExecOutput, Session, Unreachable};
+use tokio::time::timeout;
+
+use crate::connection::{quote, Become, ExecOutput, Session, Unreachable};
 use crate::vars::Value;
 
 #[derive(Debug, Deserialize)]
@@ -24,10 +26,19 @@ pub(super) struct CopyArgs {
     compress: bool,
     #[serde(default, deserialize_with = "loose_bool")]
     force: bool,
+    /// Seconds without a byte moving after which the copy is given up.
+    #[serde(default = "stall_default", deserialize_with = "loose_u64")]
+    stall_timeout: u64,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// The default `stall_timeout`: long enough for `docker save` of a big image, which may
+/// export the whole image before its first byte.
+fn stall_default() -> u64 {
+    300
 }
 
 /// What to do, from the image Ids on both sides (`None` when absent).
@@ -130,98 +141,32 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         Decision::Copy => {}
     }
 
-    // Stream: the loader first, so it is ready for the first chunk.
-    let started = Instant::now();
-    let mut target = ctx
-        .session
-        .open(&load_command(a.compress), ctx.escalation)
-        .await?;
-    let mut saver = source
-        .open(&save_command(&image, a.compress), ctx.escalation)
-        .await?;
-    let both = [(ctx.session, Side::Target), (&source, Side::Source)];
-    let mut bytes: u64 = 0;
-    let mut last_report = Instant::now();
-    let mut broken: Option<String> = None;
-    let mut lost = None;
-    loop {
-        let chunk = match watched(saver.read(), &both).await {
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(Ok(None)) => break,
-            Ok(Err(e)) => {
-                broken = Some(format!("reading from {}: {e:#}", a.source_host));
-                break;
-            }
-            Err(side) => {
-                lost = Some(side);
-                break;
-            }
-        };
-        bytes += chunk.len() as u64;
-        match watched(target.write(&chunk), &both).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                broken = Some(format!("writing to {}: {e:#}", ctx.host));
-                break;
-            }
-            Err(side) => {
-                lost = Some(side);
-                break;
-            }
-        }
-        if last_report.elapsed() >= Duration::from_millis(500) {
-            last_report = Instant::now();
-            let secs = started.elapsed().as_secs_f64();
-            crate::output::transfer_progress(ctx.host, bytes, (bytes as f64 / secs) as u64);
-            tracing::info!(
-                target: "mestral::progress",
-                host = ctx.host,
-                image = %image,
-                bytes,
-                rate = (bytes as f64 / secs) as u64,
-                "copying image"
-            );
-        }
-    }
-
-    // A dead link to the target: that host is unreachable, and its loader never sees the
-    // end of a stream, so it loads nothing.
-    let target_only = [(ctx.session, Side::Target)];
-    if lost == Some(Side::Target) {
-        return Err(Unreachable(format!(
-            "docker_image_copy: {image}: the session to {} ended during the copy, after {bytes} \
-             bytes; nothing was loaded there",
-            ctx.host
-        ))
-        .into());
-    }
-    if lost == Some(Side::Source) {
-        broken = Some(format!(
-            "the session to {} ended during the copy, after {bytes} bytes",
-            a.source_host
-        ));
-    }
-    if let Ok(Err(e)) = watched(target.close_stdin(), &target_only).await {
-        broken.get_or_insert(format!("closing the stream to {}: {e:#}", ctx.host));
-    }
-    let dst_end = match watched(target.finish(), &target_only).await {
-        Ok(end) => end?,
-        Err(_) => {
-            return Err(Unreachable(format!(
-                "docker_image_copy: {image}: the session to {} ended at the end of the copy",
-                ctx.host
-            ))
-            .into())
-        }
+    let stall = Duration::from_secs(a.stall_timeout.max(1));
+    let source_side = Side {
+        name: &a.source_host,
+        session: &source,
+        command: save_command(&image, a.compress),
     };
-    // After a broken copy the saver may be blocked on output nobody reads: bound the wait.
-    let src_end = if lost.is_some() {
-        ended(b"(the session ended)")
-    } else {
-        match tokio::time::timeout(Duration::from_secs(10), saver.finish()).await {
-            Ok(r) => r?,
-            Err(_) => ended(b"(abandoned: no end after the target side stopped)"),
-        }
+    let target_side = Side {
+        name: ctx.host,
+        session: ctx.session,
+        command: load_command(a.compress),
+    };
+    let started = Instant::now();
+    let outcome = transfer(&source_side, &target_side, ctx.escalation, stall).await;
+    let Transfer {
+        bytes,
+        broken,
+        source_end: src_end,
+        target_end: dst_end,
+    } = match outcome {
+        Ok(t) => t,
+        Err(e) => match e.downcast::<Unreachable>() {
+            Ok(Unreachable(why)) => {
+                return Err(Unreachable(format!("docker_image_copy: {image}: {why}")).into())
+            }
+            Err(e) => return Err(e),
+        },
     };
     let seconds = started.elapsed().as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -262,11 +207,173 @@ pub async fn run(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     Ok(moved(values(ModuleOutput::changed(true))))
 }
 
-/// One end of the copy.
+/// One end of a transfer: the host's inventory name, its session and the command there.
+pub struct Side<'a> {
+    pub name: &'a str,
+    pub session: &'a Session,
+    pub command: String,
+}
+
+/// What a transfer did. `broken` says why the stream stopped early, if it did; the ends are
+/// each side's exit code and stderr (rc -1 and a note when not known).
+#[derive(Debug)]
+pub struct Transfer {
+    pub bytes: u64,
+    pub broken: Option<String>,
+    pub source_end: ExecOutput,
+    pub target_end: ExecOutput,
+}
+
+/// Which session ended under a step.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Side {
+enum Lost {
     Source,
     Target,
+}
+
+/// Streams the source command's stdout into the target command's stdin, chunk by chunk,
+/// and returns both ends. Nothing waits forever while both sessions live: the target's
+/// output is read while a write waits (see `Stream::write`), a source that exited is not
+/// waited on for output a leftover process holds open, and when no byte moves for `stall`
+/// (the source sends nothing, or the target takes nothing) the stuck side is sent SIGTERM
+/// and the copy ends with both sides' messages. A session that ends is an `Unreachable`
+/// error when it is the target's (its loader never sees the end of the stream, so it loads
+/// nothing), and a broken copy when it is the source's.
+pub async fn transfer(
+    source: &Side<'_>,
+    target: &Side<'_>,
+    escalation: Option<&Become>,
+    stall: Duration,
+) -> Result<Transfer> {
+    // The loader first, so it is ready for the first chunk.
+    let started = Instant::now();
+    let mut loader = target.session.open(&target.command, escalation).await?;
+    let mut saver = source.session.open(&source.command, escalation).await?;
+    let both = [
+        (target.session, Lost::Target),
+        (source.session, Lost::Source),
+    ];
+    let mut bytes: u64 = 0;
+    let mut last_report = Instant::now();
+    let mut broken: Option<String> = None;
+    let mut lost = None;
+    loop {
+        let chunk = match watched(timeout(stall, saver.read()), &both).await {
+            Ok(Ok(Ok(Some(chunk)))) => chunk,
+            Ok(Ok(Ok(None))) => break,
+            Ok(Ok(Err(e))) => {
+                broken = Some(format!("reading from {}: {e:#}", source.name));
+                break;
+            }
+            Ok(Err(_)) => {
+                saver.stop();
+                broken = Some(format!(
+                    "no data from {} for {} s after {bytes} bytes (its command was sent \
+                     SIGTERM)",
+                    source.name,
+                    stall.as_secs()
+                ));
+                break;
+            }
+            Err(side) => {
+                lost = Some(side);
+                break;
+            }
+        };
+        bytes += chunk.len() as u64;
+        match watched(timeout(stall, loader.write(&chunk)), &both).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                broken = Some(format!("writing to {}: {e:#}", target.name));
+                break;
+            }
+            Ok(Err(_)) => {
+                loader.stop();
+                saver.stop();
+                broken = Some(format!(
+                    "{} took no data for {} s after {bytes} bytes (both commands were sent \
+                     SIGTERM)",
+                    target.name,
+                    stall.as_secs()
+                ));
+                break;
+            }
+            Err(side) => {
+                lost = Some(side);
+                break;
+            }
+        }
+        if last_report.elapsed() >= Duration::from_millis(500) {
+            last_report = Instant::now();
+            let rate = (bytes as f64 / started.elapsed().as_secs_f64()) as u64;
+            crate::output::transfer_progress(target.name, bytes, rate);
+            tracing::info!(
+                target: "mestral::progress",
+                host = target.name,
+                bytes,
+                rate,
+                "copying image"
+            );
+        }
+    }
+
+    // A step that failed because its session ended is a lost side, whichever noticed first.
+    if lost.is_none() && target.session.is_closed() {
+        lost = Some(Lost::Target);
+    }
+    if lost.is_none() && source.session.is_closed() {
+        lost = Some(Lost::Source);
+    }
+    let target_only = [(target.session, Lost::Target)];
+    if lost == Some(Lost::Target) {
+        return Err(Unreachable(format!(
+            "the session to {} ended during the copy, after {bytes} bytes; nothing was \
+             loaded there",
+            target.name
+        ))
+        .into());
+    }
+    if lost == Some(Lost::Source) {
+        broken = Some(format!(
+            "the session to {} ended during the copy, after {bytes} bytes",
+            source.name
+        ));
+    }
+    if broken.is_some() {
+        // The source may still be blocked on output nobody reads now: it is stopped, so that
+        // it does not stay behind on its host.
+        saver.stop();
+    }
+    if let Ok(Err(e)) = watched(loader.close_stdin(), &target_only).await {
+        broken.get_or_insert(format!("closing the stream to {}: {e:#}", target.name));
+    }
+    let target_end = match watched(loader.finish(), &target_only).await {
+        Ok(Ok(end)) => end,
+        Ok(Err(e)) if !e.is::<Unreachable>() => ended(format!("{e:#}").as_bytes()),
+        _ => {
+            return Err(Unreachable(format!(
+                "the session to {} ended at the end of the copy",
+                target.name
+            ))
+            .into())
+        }
+    };
+    let source_end = if lost.is_some() {
+        ended(b"(the session ended)")
+    } else {
+        // Bounded: a stopped source that does not end is given up on (`STOP_GRACE`).
+        match timeout(stall, saver.finish()).await {
+            Ok(Ok(end)) => end,
+            Ok(Err(e)) => ended(format!("{e:#}").as_bytes()),
+            Err(_) => ended(b"(abandoned: no end after the target side stopped)"),
+        }
+    };
+    Ok(Transfer {
+        bytes,
+        broken,
+        source_end,
+        target_end,
+    })
 }
 
 /// Awaits `step` unless one of the `sessions` ends first. A write to a host whose link died
@@ -274,8 +381,8 @@ enum Side {
 /// writer, so the sessions are looked at every 250 ms.
 async fn watched<T>(
     step: impl std::future::Future<Output = T>,
-    sessions: &[(&Session, Side)],
-) -> Result<T, Side> {
+    sessions: &[(&Session, Lost)],
+) -> Result<T, Lost> {
     tokio::pin!(step);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
