@@ -310,7 +310,10 @@ pub async fn run_reporting(args: Args, reporter: crate::output::Reporter) -> Res
     // before anything runs.
     if let Some(wanted) = &args.start_at_task {
         let found = playbooks.iter().flat_map(|pb| &pb.plays).any(|play| {
-            play.tasks.iter().flat_map(|t| t.walk()).any(|t| t.starts_at(wanted))
+            play.tasks
+                .iter()
+                .flat_map(|t| t.walk())
+                .any(|t| t.starts_at(wanted))
         });
         if !found {
             bail!(

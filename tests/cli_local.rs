@@ -314,6 +314,7 @@ fn free_form_block_keeps_its_lines() {
     let out = mestral(&s.0, &["-i", "inv.ini", "pb.yml"]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    let want = "ok: [alpha] => {\n    \"r.stdout_lines\": [\n        \"a\",\n        \"b\"\n    ]\n}\n";
+    let want =
+        "ok: [alpha] => {\n    \"r.stdout_lines\": [\n        \"a\",\n        \"b\"\n    ]\n}\n";
     assert_eq!(t.matches(want).count(), 1, "{t}");
 }

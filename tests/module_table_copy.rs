@@ -9,7 +9,11 @@ use bed::{diffs_text, Bed, FileRow};
 use serde_json::json;
 
 /// (src, dest, files expected under the bed with their bytes)
-type TreeRow = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+type TreeRow = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 fn row(
     name: &'static str,

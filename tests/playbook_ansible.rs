@@ -367,8 +367,14 @@ fn free_strategy_retries_and_failure_limit() {
     let warning = "[WARNING]: Using max_fail_percentage with the free strategy is not \
                    supported, as tasks are executed independently on each host\n";
     let stderr = playbook_support::errors(&out);
-    assert_eq!(stderr.lines().next().map(|l| format!("{l}\n")), Some(warning.to_string()));
+    assert_eq!(
+        stderr.lines().next().map(|l| format!("{l}\n")),
+        Some(warning.to_string())
+    );
     assert_eq!(stderr.matches("[WARNING]").count(), 1);
-    assert_eq!(playbook_support::text(&out).matches("TASK [after]").count(), 2);
+    assert_eq!(
+        playbook_support::text(&out).matches("TASK [after]").count(),
+        2
+    );
     assert_eq!(out.status.code(), Some(0));
 }

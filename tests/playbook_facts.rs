@@ -52,7 +52,11 @@ fn jsonfile_fact_cache() {
 
     // A cache older than the timeout is not used.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let out = mestral(&s.0, &["second.yml"], &[("ANSIBLE_CACHE_PLUGIN_TIMEOUT", "1")]);
+    let out = mestral(
+        &s.0,
+        &["second.yml"],
+        &[("ANSIBLE_CACHE_PLUGIN_TIMEOUT", "1")],
+    );
     assert_eq!(text(&out), nothing);
 
     // clear_facts empties the host's cache.
@@ -107,7 +111,10 @@ fn fact_cache_written_as_learned() {
         if text.contains("\"kept\"") {
             break serde_json::from_str::<serde_json::Value>(&text).unwrap();
         }
-        assert!(std::time::Instant::now() < deadline, "no cache entry: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cache entry: {text}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let still_running = child.try_wait().unwrap().is_none();
@@ -136,7 +143,10 @@ fn gathering_smart_and_explicit() {
         "[defaults]\nfact_caching = jsonfile\nfact_caching_connection = cache\n\
          gathering = smart\n",
     );
-    s.write("first.yml", "- hosts: alpha\n  gather_subset: ['!all']\n  tasks: []\n");
+    s.write(
+        "first.yml",
+        "- hosts: alpha\n  gather_subset: ['!all']\n  tasks: []\n",
+    );
     s.write(
         "pb.yml",
         "- hosts: web\n  gather_subset: ['!all']\n  tasks:\n\
@@ -156,7 +166,8 @@ fn gathering_smart_and_explicit() {
         want
     };
     let out = mestral(&s.0, &["pb.yml"], &[]);
-    let want = plays("ok: [beta]\n") + &recap(&[stat("alpha", 2, 0, 0, 0), stat("beta", 3, 0, 0, 0)]);
+    let want =
+        plays("ok: [beta]\n") + &recap(&[stat("alpha", 2, 0, 0, 0), stat("beta", 3, 0, 0, 0)]);
     assert_eq!(text(&out), want);
 
     // Both are in the cache now: no gathering at all.

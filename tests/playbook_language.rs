@@ -322,7 +322,10 @@ fn serial_meta_and_failure_limits() {
 fn unsupported_keywords_are_refused() {
     let s = Scratch::new("refuse");
     s.write("inv.ini", INVENTORY);
-    s.write("pinned.yml", "- hosts: web\n  strategy: host_pinned\n  tasks: []\n");
+    s.write(
+        "pinned.yml",
+        "- hosts: web\n  strategy: host_pinned\n  tasks: []\n",
+    );
     let out = mestral(&s.0, &["pinned.yml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(

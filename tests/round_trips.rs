@@ -333,12 +333,16 @@ async fn lineinfile_items_after_the_first() {
     let bed = Bed::new("lineinfile-items").await;
     let hosts = bed.path("hosts");
     std::fs::write(&hosts, "127.0.0.1\tlocalhost\n127.0.1.1\tn1\n").unwrap();
-    let item = |name: &str, addr: &str| {
-        json!({"path": hosts, "regexp": format!("\\s{name}$"), "line": format!("{addr}\t{name}")})
-    };
+    let item = |name: &str, addr: &str| json!({"path": hosts, "regexp": format!("\\s{name}$"), "line": format!("{addr}\t{name}")});
     // (item, what is done to the file before it, changed, commands, the file after)
     let rows: [(Value, Option<&str>, bool, u64, &str); 5] = [
-        (item("n1", "10.0.0.1"), None, true, 2, "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n"),
+        (
+            item("n1", "10.0.0.1"),
+            None,
+            true,
+            2,
+            "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n",
+        ),
         (
             item("n2", "10.0.0.2"),
             None,
@@ -353,7 +357,13 @@ async fn lineinfile_items_after_the_first() {
             2,
             "# edited elsewhere\n10.0.0.3\tn3\n",
         ),
-        (item("n3", "10.0.0.3"), None, false, 1, "# edited elsewhere\n10.0.0.3\tn3\n"),
+        (
+            item("n3", "10.0.0.3"),
+            None,
+            false,
+            1,
+            "# edited elsewhere\n10.0.0.3\tn3\n",
+        ),
         (
             item("n4", "10.0.0.4"),
             None,

@@ -475,9 +475,7 @@ fn sudo_needing_a_password_fails_fast_without_one() {
     let said = format!("sudo on {C} needs a password: run with -K / --ask-become-pass");
     assert_eq!(
         out.line_starting("fatal: "),
-        format!(
-            "fatal: [{C}]: FAILED! => {{\"changed\": false, \"msg\": \"{said}\"}}"
-        )
+        format!("fatal: [{C}]: FAILED! => {{\"changed\": false, \"msg\": \"{said}\"}}")
     );
     // From outside: this sudo does want a password from lab.
     let (code, sudo) = on_host(C, "cd / && su lab -c 'sudo -n true' 2>&1");

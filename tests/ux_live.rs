@@ -76,7 +76,10 @@ fn tmux_present() -> bool {
 /// empty rows under the last text.
 fn screen_lines(screen: &str) -> String {
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
-    let used = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+    let used = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
     lines[..used].iter().map(|l| format!("{l}\n")).collect()
 }
 
@@ -190,7 +193,6 @@ fn no_progress_stays_plain_on_a_terminal() {
     drop(screen);
     let _ = std::fs::remove_dir_all(&dir);
 }
-
 
 /// `-v` on a terminal: a command's lines appear above the live view while it runs, the view
 /// stays under them, and the end leaves the plain `-v` report.

@@ -57,7 +57,8 @@ fn joined(lines: &[(Duration, String)]) -> String {
     lines.iter().map(|(_, l)| format!("{l}\n")).collect()
 }
 
-const RECAP: &str = "\nPLAY RECAP *********************************************************************\n\
+const RECAP: &str =
+    "\nPLAY RECAP *********************************************************************\n\
     alpha                      : ok=3    changed=2    unreachable=0    failed=0    skipped=0    \
     rescued=0    ignored=0   \n\n";
 

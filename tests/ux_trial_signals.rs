@@ -57,7 +57,11 @@ fn sigterm_and_sighup_stop_commands_and_print_the_recap() {
             .expect("kill runs");
         assert!(killed.success());
         let out = child.wait_with_output().expect("mestral ends");
-        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
         assert_eq!(out.status.code(), Some(code), "{signal}");
         assert!(!sleeping(seconds), "the command was stopped ({signal})");
         let stdout = text(&out);

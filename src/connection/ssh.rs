@@ -201,8 +201,9 @@ fn open(
         let (handle, place) = match route.split_last() {
             None => {
                 let socket = tcp(&direct, &target, timeout).await?;
-                let socket = super::quickack::QuickAck::new(socket)
-                    .map_err(|e| unreachable(format!("cannot set up the socket to {direct}: {e}")))?;
+                let socket = super::quickack::QuickAck::new(socket).map_err(|e| {
+                    unreachable(format!("cannot set up the socket to {direct}: {e}"))
+                })?;
                 (handshake(socket, &target, &direct, timeout).await?, direct)
             }
             Some((last, before)) => {

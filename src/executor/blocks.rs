@@ -94,7 +94,9 @@ impl Runner {
                 state.forced = false;
                 if let Some((task, result)) = state.failed_with.take() {
                     state.registered.insert("ansible_failed_task".into(), task);
-                    state.registered.insert("ansible_failed_result".into(), result);
+                    state
+                        .registered
+                        .insert("ansible_failed_result".into(), result);
                 }
             }
             if !failed_here.is_empty() && !ctx.stop {

@@ -105,7 +105,10 @@ mod tests {
 
         // A file older than the timeout is not used.
         std::thread::sleep(Duration::from_millis(1100));
-        let short = FactCache { dir: dir.clone(), timeout: 1 };
+        let short = FactCache {
+            dir: dir.clone(),
+            timeout: 1,
+        };
         assert_eq!(load(&short, "alpha"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -92,8 +92,7 @@ impl Runner {
             if let Some((_, items)) = skipped.iter().find(|(h, _)| h == host) {
                 // Each item the condition skipped, then the task's line if nothing is left.
                 let result = serde_json::json!({"changed": false, "skipped": true});
-                let mut report =
-                    HostReport::single(host, Status::Skipped, &result, None);
+                let mut report = HostReport::single(host, Status::Skipped, &result, None);
                 let mut lines: Vec<ResultLine<'_>> = items
                     .iter()
                     .map(|label| ResultLine {
@@ -191,7 +190,10 @@ impl Runner {
         let holds = |scope: &Scope| -> Result<bool, String> {
             for cond in &task.when {
                 let ok = self.templar.eval_bool(cond, scope).map_err(|e| {
-                    format!("{}: the conditional check '{cond}' failed: {e}", task.origin)
+                    format!(
+                        "{}: the conditional check '{cond}' failed: {e}",
+                        task.origin
+                    )
                 })?;
                 if !ok {
                     return Ok(false);

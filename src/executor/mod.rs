@@ -146,10 +146,7 @@ impl Runner {
             .map(|h| {
                 (
                     h.clone(),
-                    states
-                        .get(h)
-                        .map(|s| s.stats.clone())
-                        .unwrap_or_default(),
+                    states.get(h).map(|s| s.stats.clone()).unwrap_or_default(),
                 )
             })
             // A host that never ran a task (its batch never came) is not in the recap.
@@ -233,10 +230,12 @@ impl Runner {
             } else {
                 self.run_batch(&mut ctx).await?;
             }
-            let all_failed = ctx
-                .batch
-                .iter()
-                .all(|h| self.hosts.borrow().get(h).is_some_and(|s| s.failed || s.unreachable));
+            let all_failed = ctx.batch.iter().all(|h| {
+                self.hosts
+                    .borrow()
+                    .get(h)
+                    .is_some_and(|s| s.failed || s.unreachable)
+            });
             // A failure limit, or a batch where every host failed, ends the whole run as in
             // ansible-playbook; `meta: end_play` ends only this play.
             if ctx.abort || all_failed {
@@ -381,7 +380,6 @@ impl PlayCtx<'_> {
 fn names_value(names: &[String]) -> Value {
     Value::Array(names.iter().map(|h| Value::String(h.clone())).collect())
 }
-
 
 /// The escalation a task runs with, if any.
 pub(crate) fn escalation(task: &Task, play: &Play, vars: &Vars, opts: &Options) -> Option<Become> {

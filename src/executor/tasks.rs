@@ -88,7 +88,9 @@ impl Runner {
             return Ok(());
         }
         if let Action::Include { kind, args, apply } = &task.action {
-            return self.run_include(ctx, task, *kind, args, apply.as_deref()).await;
+            return self
+                .run_include(ctx, task, *kind, args, apply.as_deref())
+                .await;
         }
         if task.module_name() == Some("meta") {
             return self.run_meta(ctx, task).await;

@@ -122,11 +122,8 @@ mod tests {
             v.insert("n".into(), json!(n));
             v
         };
-        let steps: [((usize, usize), i64, i64, u32); 3] = [
-            ((1, 2), 1, 1, 1),
-            ((1, 2), 2, 1, 1),
-            ((2, 2), 3, 3, 2),
-        ];
+        let steps: [((usize, usize), i64, i64, u32); 3] =
+            [((1, 2), 1, 1, 1), ((1, 2), 2, 1, 1), ((2, 2), 3, 3, 2)];
         for (shape, offered, got, count) in steps {
             let v = memo.host_vars(shape, "h", || vars(offered));
             assert_eq!((v["n"].clone(), made.get()), (json!(got), count));

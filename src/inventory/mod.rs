@@ -137,7 +137,8 @@ impl Inventory {
     /// Group name to its hosts (recursively, deduplicated, inventory order), for `groups`.
     /// Includes `all` and `ungrouped`.
     pub fn groups_map(&self) -> Vars {
-        self.memo.groups(self.shape(), || self.groups_map_uncached())
+        self.memo
+            .groups(self.shape(), || self.groups_map_uncached())
     }
 
     fn groups_map_uncached(&self) -> Vars {

@@ -35,9 +35,9 @@ pub(super) fn read(inv: &mut Inventory, src: &Path) -> Result<Option<PathBuf>> {
             .any(|ext| text.ends_with(ext));
     let hint = match file_like {
         true => String::new(),
-        false => format!(
-            " (to give hosts on the command line, end the list with a comma: -i '{text},')"
-        ),
+        false => {
+            format!(" (to give hosts on the command line, end the list with a comma: -i '{text},')")
+        }
     };
     bail!("inventory source '{}' does not exist{hint}", src.display())
 }
@@ -141,7 +141,10 @@ mod tests {
     #[test]
     fn missing_source() {
         let cases = [
-            ("no/such/hosts.ini", "inventory source 'no/such/hosts.ini' does not exist"),
+            (
+                "no/such/hosts.ini",
+                "inventory source 'no/such/hosts.ini' does not exist",
+            ),
             ("hosts.yml", "inventory source 'hosts.yml' does not exist"),
             (
                 "172.30.8.250",

@@ -233,7 +233,11 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     }
     // acted: the file was missing (the blind write) or still had the remembered text
     if !out.changed || acted.acted {
-        let now = if acted.acted { &outcome.content } else { &before };
+        let now = if acted.acted {
+            &outcome.content
+        } else {
+            &before
+        };
         rf::remember(ctx.host, path, now);
         return Ok(out);
     }

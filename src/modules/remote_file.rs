@@ -413,7 +413,10 @@ pub fn write_prepare(spec: &WriteSpec) -> String {
         } else {
             "else chmod \"$(printf %o $((0666 & ~$(umask))))\" -- \"$t\"; "
         };
-        let _ = writeln!(s, "if [ -e \"$d\" ]; then {keep_mode}{keep_ids}:; {fresh}fi");
+        let _ = writeln!(
+            s,
+            "if [ -e \"$d\" ]; then {keep_mode}{keep_ids}:; {fresh}fi"
+        );
     }
     s.push_str(&spec.attrs.commands("\"$t\"", false, false));
     if let Some(v) = spec.validate {
@@ -650,7 +653,11 @@ mod tests {
             backup: false,
             mkdir: false,
         };
-        let head: String = write_prepare(&spec).lines().take(2).collect::<Vec<_>>().join("\n");
+        let head: String = write_prepare(&spec)
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n");
         for d in ["/a/b", "/a", "a", "a/b/", "a//b", "/a/b//", "./x"] {
             let script = format!(
                 "d={}\n{head}\nprintf '%s|%s\\n' \"$(cd / && realpath -m -- \"$wd\")\" \"${{wn##*/}}\"\n\

@@ -154,7 +154,11 @@ mod tests {
                 sink: Some(sink),
                 ..ReportOptions::default()
             });
-            assert_eq!(reporter.echo("h").is_some(), streams, "{verbosity} {format:?}");
+            assert_eq!(
+                reporter.echo("h").is_some(),
+                streams,
+                "{verbosity} {format:?}"
+            );
         }
     }
 }

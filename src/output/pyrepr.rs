@@ -126,7 +126,10 @@ fn printable(c: char) -> bool {
     let hidden = c.is_control()
         || matches!(u, 0xa0 | 0xad | 0x1680 | 0x180e | 0x2000..=0x200f | 0x2028..=0x202f)
         || matches!(u, 0x205f..=0x2064 | 0x2066..=0x206f | 0x3000 | 0xfeff | 0xfff9..=0xfffb)
-        || matches!(u, 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890 | 0x891 | 0x8e2)
+        || matches!(
+            u,
+            0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890 | 0x891 | 0x8e2
+        )
         || matches!(u, 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3)
         || matches!(u, 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f)
         || matches!(u, 0xe000..=0xf8ff | 0xf0000..=0xffffd | 0x100000..=0x10fffd);
@@ -170,8 +173,14 @@ mod tests {
             (json!("\u{200b}zw"), "'\\u200bzw'"),
             (json!("\u{1F600}"), "'\u{1F600}'"),
             (json!("\u{f0000}"), "'\\U000f0000'"),
-            (json!({"a b": {"c": [1]}, "it's": "x"}), "{'a b': {'c': [1]}, \"it's\": 'x'}"),
-            (json!([1, [true, null], {"x": ["y"]}]), "[1, [True, None], {'x': ['y']}]"),
+            (
+                json!({"a b": {"c": [1]}, "it's": "x"}),
+                "{'a b': {'c': [1]}, \"it's\": 'x'}",
+            ),
+            (
+                json!([1, [true, null], {"x": ["y"]}]),
+                "[1, [True, None], {'x': ['y']}]",
+            ),
             (json!({}), "{}"),
             (json!([]), "[]"),
         ];

@@ -289,7 +289,13 @@ mod tests {
                 "changed: [h -> d] => (item=i)\n",
             ),
             (Status::Skipped, Some("h"), None, None, "skipping: [h]\n"),
-            (Status::Skipped, None, Some("i"), None, "skipping: [h] => (item=i) \n"),
+            (
+                Status::Skipped,
+                None,
+                Some("i"),
+                None,
+                "skipping: [h] => (item=i) \n",
+            ),
             (
                 Status::Failed,
                 None,

@@ -187,7 +187,12 @@ impl Task {
     /// This task and every task inside it (blocks, rescues, always), depth first.
     pub fn walk(&self) -> Vec<&Task> {
         let mut out = vec![self];
-        if let Action::Block { block, rescue, always } = &self.action {
+        if let Action::Block {
+            block,
+            rescue,
+            always,
+        } = &self.action
+        {
             for t in block.iter().chain(rescue).chain(always) {
                 out.extend(t.walk());
             }

@@ -69,7 +69,12 @@ fn load_into(
     let path = find_role(&name, play_dir, roles_path).ok_or_else(|| {
         let searched: Vec<String> = role_candidates(&name, play_dir, roles_path)
             .iter()
-            .map(|p| std::path::absolute(p).unwrap_or(p.clone()).display().to_string())
+            .map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or(p.clone())
+                    .display()
+                    .to_string()
+            })
             .collect();
         anyhow::anyhow!(
             "{origin}: role '{name}' not found (searched {})",
