@@ -11,6 +11,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "common/tmux.rs"]
+mod tmux;
+use tmux::Screen;
+
 const A: &str = "s14-a";
 const A_ADDR: &str = "172.30.8.228";
 const B: &str = "s14-b";
@@ -206,7 +210,7 @@ impl Lab {
             bin = env!("CARGO_BIN_EXE_mestral"),
             args = self.args(playbook).join(" "),
         );
-        Screen::start(name, &self.dir, &line)
+        Screen::start(&format!("become-{name}"), &self.dir, &line, (200, 50))
     }
 }
 
@@ -222,64 +226,6 @@ impl Drop for Lab {
 }
 
 /// A detached tmux session running one command, killed when dropped.
-struct Screen(String);
-
-impl Screen {
-    fn start(name: &str, dir: &Path, command: &str) -> Screen {
-        let session = format!("become-{name}-{}", std::process::id());
-        let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "200", "-y", "50"])
-            .arg("-c")
-            .arg(dir)
-            .arg(format!("{command}; echo EXIT=$?; sleep 60"))
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        Screen(session)
-    }
-
-    fn text(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-J", "-t", &self.0])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `text` and Enter.
-    fn send(&self, text: &str) {
-        for keys in [["-l", text], ["Enter", ""]] {
-            let keys: Vec<&str> = keys.into_iter().filter(|k| !k.is_empty()).collect();
-            let status = Command::new("tmux")
-                .args(["send-keys", "-t", &self.0])
-                .args(keys)
-                .status()
-                .expect("tmux send-keys");
-            assert!(status.success());
-        }
-    }
-
-    /// The screen once `want` holds, or a failure showing the last screen after `limit`.
-    fn wait_for(&self, limit: Duration, want: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.text();
-            if want(&text) {
-                return text;
-            }
-            assert!(started.elapsed() < limit, "screen never matched:\n{text}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
-}
 
 /// From outside: lab's sudo on `host` does want a password.
 fn assert_sudo_wants_a_password(host: &str) {

@@ -4,65 +4,13 @@
 //! hosts always (when tmux is installed); an image copy between two fresh lab hosts with
 //! MESTRAL_LAB.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A detached tmux session running one command, killed when dropped.
-struct Screen(String);
-
-impl Screen {
-    fn start(name: &str, dir: &Path, command: &str) -> Screen {
-        let session = format!("{name}-{}", std::process::id());
-        let status = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "120",
-                "-y",
-                "80",
-                "-c",
-            ])
-            .arg(dir)
-            .arg(format!("{command}; echo EXIT=$?; sleep 60"))
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        Screen(session)
-    }
-
-    fn text(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-J", "-t", &self.0])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The screen once `want` holds, or a failure naming the last screen after `limit`.
-    fn wait_for(&self, limit: Duration, want: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.text();
-            if want(&text) {
-                return text;
-            }
-            assert!(started.elapsed() < limit, "screen never matched:\n{text}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
-}
+#[path = "common/tmux.rs"]
+mod tmux;
+use tmux::Screen;
 
 fn tmux_present() -> bool {
     let found = Command::new("tmux").arg("-V").output().is_ok();
@@ -113,6 +61,7 @@ fn local_hosts_show_running_and_waiting_then_the_plain_report() {
         "mestral-live",
         &dir,
         &format!("NO_COLOR=1 {bin} -i inv.ini pb.yml -f 1"),
+        (120, 80),
     );
 
     // One fork: alpha runs while beta waits.
@@ -173,6 +122,7 @@ fn no_progress_stays_plain_on_a_terminal() {
         "mestral-plain",
         &dir,
         &format!("NO_COLOR=1 {bin} -i inv.ini pb.yml --no-progress"),
+        (120, 80),
     );
     let mid = screen.wait_for(Duration::from_secs(10), |t| t.contains("TASK [command]"));
     assert_eq!(
@@ -221,6 +171,7 @@ fn verbose_lines_go_above_the_live_view() {
         "mestral-live-v",
         &dir,
         &format!("NO_COLOR=1 {bin} -i inv.ini pb.yml -f 1 -v"),
+        (120, 80),
     );
 
     // One fork: alpha has printed its first line and sleeps; beta waits.
@@ -377,6 +328,7 @@ fn lab_image_copy_shows_bytes_rate_and_elapsed() {
         "mestral-lab-copy",
         &lab.0,
         &format!("NO_COLOR=1 {bin} -i inv.ini pb.yml"),
+        (120, 80),
     );
 
     // Mid-copy: the manager (its own source) is done, the worker is receiving.

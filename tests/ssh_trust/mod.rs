@@ -8,6 +8,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "../common/tmux.rs"]
+mod tmux;
+pub use tmux::Screen;
+
 pub const JUMP: &str = "j7-jump";
 pub const JUMP_ADDR: &str = "172.30.8.215";
 pub const A: &str = "j7-a";
@@ -299,7 +303,7 @@ impl Lab {
             inv = self.dir.join("inv.ini").display(),
             pb = playbook.display(),
         );
-        Screen::start(name, &self.dir, &line)
+        Screen::start(&format!("trust-{name}"), &self.dir, &line, (200, 50))
     }
 }
 
@@ -315,74 +319,6 @@ impl Drop for Lab {
 }
 
 /// A detached tmux session running one command, killed when dropped.
-pub struct Screen(String);
-
-impl Screen {
-    fn start(name: &str, dir: &Path, command: &str) -> Screen {
-        let session = format!("trust-{name}-{}", std::process::id());
-        let status = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &session,
-                "-x",
-                "200",
-                "-y",
-                "50",
-                "-c",
-            ])
-            .arg(dir)
-            .arg(format!("{command}; echo EXIT=$?; sleep 60"))
-            .status()
-            .expect("tmux runs");
-        assert!(status.success());
-        Screen(session)
-    }
-
-    fn text(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-J", "-t", &self.0])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `text` and Enter.
-    pub fn send(&self, text: &str) {
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.0, "-l", text])
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
-        let status = Command::new("tmux")
-            .args(["send-keys", "-t", &self.0, "Enter"])
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
-    }
-
-    /// The screen once `want` holds, or a failure showing the last screen after `limit`.
-    pub fn wait_for(&self, limit: Duration, want: impl Fn(&str) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.text();
-            if want(&text) {
-                return text;
-            }
-            assert!(started.elapsed() < limit, "screen never matched:\n{text}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
-}
 
 /// An ssh-agent started for one test, holding one key; stopped when dropped.
 pub struct Agent {
