@@ -154,6 +154,7 @@ fn host_line(
     };
     let (pattern, port) = range::split_port(&first.text)?;
     let names = range::expand(&pattern)?;
+    inv.take_entries(names.len())?;
 
     let mut vars = Vars::new();
     if let Some(port) = port {
@@ -605,5 +606,35 @@ mod tests {
         inv.reconcile();
         assert_eq!(inv.hosts_of_group("p"), vec!["h1"]);
         assert_eq!(Value::Object(inv.host_vars("h1")).get("x"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn large_ranges_load_and_a_flood_of_entries_is_refused() {
+        // 26,000 hosts in one group (the fuzzing input that once took 20 s): each host
+        // listed once, in order, with its groups.
+        let mut inv = Inventory::empty();
+        parse(
+            &mut inv,
+            Path::new("big.ini"),
+            "[web9]\nx[a:z][0:999]\nxa7\n",
+        )
+        .unwrap();
+        inv.reconcile();
+        let web9 = inv.hosts_of_group("web9");
+        assert_eq!(
+            (web9.len(), web9[0].as_str(), web9[25_999].as_str()),
+            (26_000, "xa0", "xz999")
+        );
+        assert_eq!(inv.group_names("xq500"), vec!["web9"]);
+        assert_eq!(inv.hosts_of_group("ungrouped"), Vec::<String>::new());
+
+        let flood: String = (0..11).map(|g| format!("[g{g}]\nh[0:99999]\n")).collect();
+        let mut inv = Inventory::empty();
+        let err = parse(&mut inv, Path::new("flood.ini"), &flood).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flood.ini:22: the inventory lists more than 1000000 host entries (ranges count \
+             each host); split it or narrow the ranges"
+        );
     }
 }

@@ -145,7 +145,9 @@ fn add_hosts(inv: &mut Inventory, path: &Path, group: &str, entry: &str, vars: V
         own.insert("ansible_port".into(), Value::from(port));
     }
     crate::vars::merge(&mut own, &vars);
-    for name in range::expand(&pattern).map_err(at)? {
+    let names = range::expand(&pattern).map_err(at)?;
+    inv.take_entries(names.len()).map_err(at)?;
+    for name in names {
         inv.add_host(&name, group, own.clone(), Some(path));
     }
     Ok(())
