@@ -12,6 +12,7 @@
 #     cannot fail on a fresh random find;
 #   FUZZ_SECONDS=S: S seconds per target with a random seed, to hunt for new bugs
 #     (`FUZZ_SECONDS=600 bash scripts/fuzz.sh`); what it finds goes to fuzz/regressions/.
+# FUZZ_TARGETS="template cli_args" picks some targets.
 #
 # Works with the stable toolchain only: cargo-fuzz is installed when missing, built without
 # a sanitizer, and its -Z flags are accepted through RUSTC_BOOTSTRAP.
@@ -23,7 +24,7 @@ if [[ -n ${FUZZ_SECONDS:-} ]]; then
 else
     bound=(-runs="${FUZZ_RUNS:-4000}" -seed="${FUZZ_SEED:-1}")
 fi
-targets=(playbook inventory_ini inventory_yaml template cli_args)
+targets=(${FUZZ_TARGETS:-playbook inventory_ini inventory_yaml template cli_args})
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1

@@ -85,6 +85,7 @@ impl Lab {
             search_paths: &self.paths,
             sessions: &self.hosts,
             verbosity: 0,
+            loop_pass: None,
         };
         modules::run(module, &args, &ctx).await.expect("module ran")
     }

@@ -71,6 +71,7 @@ impl Bed {
             search_paths: &self.search,
             sessions: &NoHosts,
             verbosity: 0,
+            loop_pass: None,
         };
         modules::run(module, &args, &ctx).await.unwrap()
     }

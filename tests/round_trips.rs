@@ -63,6 +63,17 @@ impl Bed {
 
     /// Runs one task; returns its result and the commands it started.
     async fn count(&self, module: &str, args: &Value, check: bool) -> (ModuleOutput, u64) {
+        self.count_as(module, args, check, None).await
+    }
+
+    /// `count`, as a loop item may run (`hold`: writes may be held in the session).
+    async fn count_as(
+        &self,
+        module: &str,
+        args: &Value,
+        check: bool,
+        loop_pass: Option<u64>,
+    ) -> (ModuleOutput, u64) {
         let ctx = ModuleCtx {
             host: "localhost",
             session: &self.session,
@@ -74,6 +85,7 @@ impl Bed {
             search_paths: &self.search,
             sessions: &NoHosts,
             verbosity: 0,
+            loop_pass,
         };
         let before = self.session.commands_started();
         let out = modules::run(module, args, &ctx).await.unwrap();
@@ -383,4 +395,100 @@ async fn lineinfile_items_after_the_first() {
         want.push((changed, commands, after.to_string()));
     }
     assert_eq!(got, want);
+}
+
+/// `lineinfile` as loop items (writes may be held): the first item reads the file (1
+/// command) and holds its write; the items after it in the same pass over the loop, planned
+/// on that text with nothing run on the host since, start no command at all; the flush writes
+/// the file once. Any other command runs the held write first. What another pass learned is
+/// checked on the host. A file changed behind the run's back before the flush is not
+/// overwritten: the flush fails naming it, and the next edit starts again from the real text.
+#[tokio::test]
+async fn lineinfile_loop_items_hold_one_write() {
+    let bed = Bed::new("lineinfile-held").await;
+    let hosts = bed.path("hosts");
+    let start = "127.0.0.1\tlocalhost\n127.0.1.1\tn1\n";
+    std::fs::write(&hosts, start).unwrap();
+    let item = |name: &str, addr: &str| json!({"path": hosts, "regexp": format!("\\s{name}$"), "line": format!("{addr}\t{name}")});
+    let two = "127.0.0.1\tlocalhost\n10.0.0.1\tn1\n10.0.0.2\tn2\n";
+    let four = format!("{two}10.0.0.3\tn3\n10.0.0.4\tn4\n");
+    let nine = four.replace("10.0.0.1\tn1", "10.0.0.9\tn1");
+    let meddled = "# edited elsewhere\n";
+    enum Step {
+        Item(u64, Value),
+        Flush,
+        Meddle,
+        Cat,
+    }
+    use Step::*;
+    // (step, changed, commands, the file on disk after it)
+    let steps: Vec<(Step, bool, u64, String)> = vec![
+        (Item(1, item("n1", "10.0.0.1")), true, 1, start.into()),
+        (Item(1, item("n2", "10.0.0.2")), true, 0, start.into()),
+        (Item(1, item("n2", "10.0.0.2")), false, 0, start.into()),
+        (Flush, false, 1, two.into()),
+        (Flush, false, 0, two.into()),
+        // the flush ran a command: the next item checks the text on the host as it writes
+        (
+            Item(1, item("n3", "10.0.0.3")),
+            true,
+            1,
+            format!("{two}10.0.0.3\tn3\n"),
+        ),
+        (
+            Item(1, item("n4", "10.0.0.4")),
+            true,
+            0,
+            format!("{two}10.0.0.3\tn3\n"),
+        ),
+        (Cat, false, 2, four.clone()),
+        // another pass (the next task) does not trust what this one saw
+        (Item(2, item("n3", "10.0.0.3")), false, 1, four.clone()),
+        (Item(3, item("n1", "10.0.0.9")), true, 1, nine.clone()),
+        (Item(3, item("n6", "10.0.0.6")), true, 0, nine.clone()),
+        (Meddle, false, 0, meddled.into()),
+        (Flush, false, 1, meddled.into()),
+        // the guard fails, the real text comes back; the edit made on it is held in turn
+        (Item(3, item("n5", "10.0.0.5")), true, 1, meddled.into()),
+        (Flush, false, 1, format!("{meddled}10.0.0.5\tn5\n")),
+    ];
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    let mut errors = Vec::new();
+    for (step, changed, commands, after) in steps {
+        let before = bed.session.commands_started();
+        let did_change = match step {
+            Item(pass, args) => {
+                let out = bed.count_as("lineinfile", &args, false, Some(pass)).await;
+                out.0.changed
+            }
+            Flush => {
+                if let Err(e) = bed.session.flush_held().await {
+                    errors.push(format!("{e:#}"));
+                }
+                false
+            }
+            Meddle => {
+                std::fs::write(&hosts, meddled).unwrap();
+                false
+            }
+            Cat => {
+                let args = json!({"cmd": format!("cat {hosts}")});
+                let out = bed.count("command", &args, false).await.0;
+                assert_eq!(out.values["stdout"], json!(after.trim_end()));
+                false
+            }
+        };
+        let n = bed.session.commands_started() - before;
+        got.push((did_change, n, std::fs::read_to_string(&hosts).unwrap()));
+        want.push((changed, commands, after));
+    }
+    assert_eq!(got, want);
+    assert_eq!(
+        errors,
+        vec![format!(
+            "cannot write {hosts} (the edits of the loop items before): {hosts} changed on the \
+             host since it was read; not written"
+        )]
+    );
 }

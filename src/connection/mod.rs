@@ -7,6 +7,7 @@
 //! (sudo), `known_hosts` and `ssh_config`.
 
 mod auth;
+mod behind;
 mod jump;
 mod known_hosts;
 mod local;
@@ -46,6 +47,7 @@ pub(crate) async fn wait_interrupt() {
     let _ = watcher.wait_for(|stop| *stop).await;
 }
 
+pub use behind::Held;
 pub use run::Echo;
 
 tokio::task_local! {
@@ -153,8 +155,11 @@ struct Inner {
     /// Inventory name, for messages.
     name: String,
     transport: Transport,
-    /// Commands started on this session (one SSH channel each), for round-trip accounting.
+    /// Commands started on this session (one SSH channel each), for round-trip accounting;
+    /// also tells a module whether anything ran on the host since it last looked.
     started: std::sync::atomic::AtomicU64,
+    /// Commands held back to run before the next one (`behind.rs`).
+    held: behind::Queue,
 }
 
 enum Transport {
@@ -183,6 +188,7 @@ impl Session {
                 name,
                 transport,
                 started: std::sync::atomic::AtomicU64::new(0),
+                held: behind::Queue::default(),
             }),
             env: Arc::new(Vec::new()),
         })
@@ -224,6 +230,17 @@ impl Session {
         run::collect(reader, gate, writer, stdin, None).await
     }
 
+    /// `exec` without running the held commands first (they are what is running).
+    async fn exec_now(
+        &self,
+        command: &str,
+        stdin: Option<&[u8]>,
+        escalation: Option<&Become>,
+    ) -> Result<ExecOutput> {
+        let (reader, gate, writer) = self.start_now(command, escalation).await?;
+        run::collect(reader, gate, writer, stdin, None).await
+    }
+
     /// `exec`, with the output also shown as it comes to the echo of `with_echo`, if any.
     pub async fn exec_echoed(
         &self,
@@ -260,7 +277,21 @@ impl Session {
         Ok(Stream::new(reader, writer, first))
     }
 
+    /// Starts `command` once the held commands have run.
     async fn start(
+        &self,
+        command: &str,
+        escalation: Option<&Become>,
+    ) -> Result<(
+        run::Reader,
+        tokio::sync::watch::Receiver<run::Gate>,
+        run::WriteSide,
+    )> {
+        self.flush_held().await?;
+        self.start_now(command, escalation).await
+    }
+
+    async fn start_now(
         &self,
         command: &str,
         escalation: Option<&Become>,

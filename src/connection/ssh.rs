@@ -387,6 +387,7 @@ impl SshSession {
             .map_err(|_| unreachable(format!("session to {} closed", self.label)))?;
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         tracing::debug!(label = %self.label, channel = %channel.id(), "channel open");
+        tracing::trace!(label = %self.label, channel = %channel.id(), command = %line);
         // `exec` so that the login shell does not linger as a parent (a signal then reaches
         // the command's own shell, and its status is the command's). The script exports the
         // variable that marks the command's processes, so that an interrupt can find and stop

@@ -67,6 +67,12 @@ impl Pool {
         }
     }
 
+    /// The host's session when it is open (this never connects).
+    pub fn open_session(&self, host: &str) -> Option<Session> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.get(host)?.get()?.as_ref().ok().cloned()
+    }
+
     /// Closes every open session.
     pub async fn close_all(&self) {
         let slots: Vec<Slot> = self

@@ -26,6 +26,14 @@ pub(super) struct TaskRun<'a> {
     pub reporter: &'a Reporter,
 }
 
+tokio::task_local! {
+    /// The pass over a loop the running item belongs to (`ModuleCtx::loop_pass`).
+    static LOOP_PASS: u64;
+}
+
+/// Numbers the passes over loops (one per host and loop) for `LOOP_PASS`.
+static LOOP_PASSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// One loop item's (or the task's) result, ready to print.
 #[derive(Debug)]
 pub(super) struct ItemLine {
@@ -147,6 +155,7 @@ impl TaskRun<'_> {
         let mut facts = Vars::new();
         let mut ansible_facts = Vars::new();
         let mut delegated = None;
+        let pass = LOOP_PASSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for (index, item) in items.into_iter().enumerate() {
             if index > 0 && task.loop_pause > 0.0 {
                 tokio::time::sleep(Duration::from_secs_f64(task.loop_pause)).await;
@@ -157,7 +166,7 @@ impl TaskRun<'_> {
             } else {
                 self.label(&item_scope, &item)
             };
-            let r = self.one(host, &item_scope).await;
+            let r = LOOP_PASS.scope(pass, self.one(host, &item_scope)).await;
             if r.status == Status::Unreachable {
                 return self.fail(r.msg.unwrap_or_default(), true);
             }
@@ -181,6 +190,29 @@ impl TaskRun<'_> {
                 detail: r.detail(self.opts.verbosity),
                 diffs: r.diffs,
             });
+        }
+        // Writes the items held (a loop of edits of one file writes it once, here). When that
+        // fails, their edits did not land: the last item carries the failure.
+        if let Some(session) = self.pool.open_session(host) {
+            if let Err(e) = session.flush_held().await {
+                let msg = format!("{e:#}");
+                if e.downcast_ref::<Unreachable>().is_some() {
+                    return self.fail(msg, true);
+                }
+                any_failed = true;
+                if let (Some(line), Some(reg)) = (lines.last_mut(), results.last_mut()) {
+                    reg["changed"] = json!(false);
+                    reg["msg"] = json!(msg);
+                    let mut detail = reg.clone();
+                    reg["failed"] = json!(true);
+                    if let Value::Object(d) = &mut detail {
+                        d.remove(task.loop_var.as_str());
+                        d.remove("ansible_loop_var");
+                    }
+                    line.status = Status::Failed;
+                    line.detail = Some(detail);
+                }
+            }
         }
         let status = if any_failed {
             Status::Failed
@@ -420,6 +452,10 @@ impl TaskRun<'_> {
             search_paths: &search,
             sessions: self.pool,
             verbosity: self.opts.verbosity,
+            loop_pass: LOOP_PASS
+                .try_with(|pass| *pass)
+                .ok()
+                .filter(|_| delegate.is_none()),
         };
         // With -v, a command's output is shown as it comes, unless the task hides it.
         let label = match &delegate {

@@ -227,6 +227,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let shot = OneShot {
         path,
         inside: None,
+        follow: false,
         read: ReadOpts {
             content: Content::Always,
             ..ReadOpts::default()

@@ -107,6 +107,7 @@ pub async fn put(
     let shot = OneShot {
         path: dest,
         inside,
+        follow: false,
         read: ReadOpts {
             sha256: true,
             follow: true,

@@ -273,6 +273,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let shot = OneShot {
         path,
         inside: None,
+        follow: false,
         read: ReadOpts::default(),
         guard: Guard::Absent,
         action: match &blind {

@@ -120,21 +120,41 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         backup: p.backup,
         mkdir: true,
     };
-    // A file this run has just read or written (the item before, in a loop) is edited from
-    // that text, the write guarded by its checksum; otherwise one command reads it (and, when
-    // it is missing and may be created, already writes the edit of an empty file).
+    // A loop item on a file whose text is known and that nothing has touched since (no
+    // command started on the host) is planned here without asking the host; a change is
+    // held in the session, to be written once after the last item (`connection::Held`).
+    let may_hold = ctx.loop_pass.is_some() && !ctx.check && want.is_empty() && !p.backup;
+    let may_hold = may_hold && p.validate.is_none();
+    let epoch = (ctx.session.commands_started(), ctx.loop_pass);
+    let untouched = rf::recall(ctx.host, path).filter(|k| may_hold && k.epoch == epoch);
+    // A file this run has just read or written (an item before, a task before) is edited
+    // from that text, the write guarded by its checksum; otherwise one command reads it (and,
+    // when it is missing and may be created, already writes the edit of an empty file).
     let planned = match rf::recall(ctx.host, path) {
-        Some((sha256, text)) if !ctx.check => match edit(&text, &rules) {
-            Ok(o) if o.changed => Some((sha256, text, o.content)),
+        Some(k) if !ctx.check && untouched.is_none() => match edit(&k.text, &rules) {
+            Ok(o) if o.changed => Some((k.sha256, k.text, o.content)),
             _ => None,
         },
         _ => None,
     };
-    let (acted, known) = match planned {
-        Some((sha256, text, content)) => {
+    let (acted, known) = match (&untouched, planned) {
+        (Some(k), _) => {
+            let state = rf::FileState {
+                kind: Kind::File,
+                ..rf::FileState::default()
+            };
+            let acted = rf::Acted {
+                dest: path.to_string(),
+                state,
+                ..rf::Acted::default()
+            };
+            (acted, Some(k.text.clone()))
+        }
+        (None, Some((sha256, text, content))) => {
             let shot = OneShot {
                 path,
                 inside: None,
+                follow: true,
                 read: ReadOpts {
                     sha256: true,
                     content: Content::Always,
@@ -151,10 +171,11 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             let known = acted.acted.then_some(text);
             (acted, known)
         }
-        None => {
+        (None, None) => {
             let shot = OneShot {
                 path,
                 inside: None,
+                follow: true,
                 read: ReadOpts {
                     content: Content::Always,
                     ..ReadOpts::default()
@@ -170,6 +191,8 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             (rf::act(ctx, &shot, stdin).await?, None)
         }
     };
+    // the file written is the one read: a symbolic link's target
+    let dest = acted.dest.clone();
     let mut cur = acted.state;
     if let Some(text) = known {
         cur.content = Some(text.into_bytes());
@@ -231,6 +254,12 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     if ctx.check {
         return Ok(out);
     }
+    if let Some(k) = untouched {
+        if out.changed {
+            hold_write(ctx, &spec, &k.host_sha256, &outcome.content).await;
+        }
+        return Ok(out);
+    }
     // acted: the file was missing (the blind write) or still had the remembered text
     if !out.changed || acted.acted {
         let now = if acted.acted {
@@ -238,7 +267,18 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         } else {
             &before
         };
-        rf::remember(ctx.host, path, now);
+        rf::remember(
+            ctx.host,
+            path,
+            now,
+            (ctx.session.commands_started(), ctx.loop_pass),
+        );
+        return Ok(out);
+    }
+    // An existing file read by this item: its write waits for the items after it.
+    if may_hold && content_changed && !created && cur.kind == Kind::File {
+        let host_sha256 = rf::sha256_hex(before.as_bytes());
+        hold_write(ctx, &spec, &host_sha256, &outcome.content).await;
         return Ok(out);
     }
     // the host's file is about to change: until the write says it did, its text is unknown
@@ -246,13 +286,15 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
 
     if content_changed {
         let spec = WriteSpec {
+            dest: &dest,
             mkdir: created,
             ..spec
         };
         if let Some(b) = rf::write(ctx, &spec, outcome.content.as_bytes()).await? {
             out = out.with("backup", json!(b));
         }
-        rf::remember(ctx.host, path, &outcome.content);
+        let epoch = (ctx.session.commands_started(), ctx.loop_pass);
+        rf::remember(ctx.host, path, &outcome.content, epoch);
     } else {
         let target = crate::connection::quote(path);
         rf::run_script(
@@ -263,6 +305,44 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
         .await?;
     }
     Ok(out)
+}
+
+/// Leaves the write of `content` held in the session, guarded by the checksum of what the
+/// host has (`host_sha256`), and remembers the text as planned.
+async fn hold_write(ctx: &ModuleCtx<'_>, spec: &WriteSpec<'_>, host_sha256: &str, content: &str) {
+    let path = spec.dest;
+    let shot = OneShot {
+        path,
+        inside: None,
+        follow: true,
+        read: ReadOpts {
+            sha256: true,
+            ..ReadOpts::default()
+        },
+        guard: Guard::Same {
+            sha256: host_sha256.to_string(),
+        },
+        action: Action::Write(WriteSpec {
+            mkdir: false,
+            ..spec.clone()
+        }),
+        before: false,
+    };
+    let held = crate::connection::Held {
+        key: path.to_string(),
+        command: rf::held_script(&shot),
+        stdin: content.as_bytes().to_vec(),
+        escalation: ctx.escalation.cloned(),
+        what: format!("cannot write {path} (the edits of the loop items before)"),
+    };
+    ctx.session.hold(held).await;
+    rf::remember_held(
+        ctx.host,
+        path,
+        content,
+        host_sha256,
+        (ctx.session.commands_started(), ctx.loop_pass),
+    );
 }
 
 #[cfg(test)]

@@ -80,6 +80,11 @@ pub struct ModuleCtx<'a> {
     pub sessions: &'a dyn SessionLookup,
     /// Verbosity (-v count), for modules that stream progress.
     pub verbosity: u8,
+    /// Set for a loop item on the task's own host: this host's pass over the loop (one
+    /// number per pass). A module may then hold a write in the session for the items after
+    /// it (`connection::Held`), and plan on what an item before it of the same pass saw; the
+    /// executor flushes the held writes after the last item.
+    pub loop_pass: Option<u64>,
 }
 
 impl ModuleCtx<'_> {

@@ -15,8 +15,8 @@ use crate::connection::quote;
 mod known;
 mod oneshot;
 
-pub use known::{forget, recall, remember};
-pub use oneshot::{act, Acted, Action, Guard, OneShot, INLINE_MAX};
+pub use known::{forget, recall, remember, remember_held, Known};
+pub use oneshot::{act, held_script, Acted, Action, Guard, OneShot, INLINE_MAX};
 
 /// A failure the module diagnosed (bad argument, missing file, failed validation): reported
 /// as a failed task, unlike a broken connection which stays an error.

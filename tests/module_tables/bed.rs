@@ -93,6 +93,7 @@ impl Bed {
             search_paths: &self.search,
             sessions: &NoHosts,
             verbosity: 0,
+            loop_pass: None,
         };
         modules::run(module, &self.args(args), &ctx).await.unwrap()
     }

@@ -51,6 +51,9 @@ pub struct OneShot<'a> {
     pub path: &'a str,
     /// When the path is a directory on the host, act on this name inside it instead.
     pub inside: Option<&'a str>,
+    /// When the path is a symbolic link, act on the file it leads to (`lineinfile` edits
+    /// the target of a link, as Ansible's does, instead of replacing the link by a file).
+    pub follow: bool,
     /// The read; its `content` is printed only when the guard does not hold.
     pub read: ReadOpts,
     pub guard: Guard,
@@ -80,6 +83,9 @@ pub fn script(o: &OneShot) -> String {
             "if [ -d \"$d\" ]; then d=\"${{d%/}}\"/{}; fi",
             quote(name)
         );
+    }
+    if o.follow {
+        s.push_str("if [ -L \"$d\" ]; then d=$(readlink -f -- \"$d\") || exit 1; fi\n");
     }
     s.push_str("printf 'dest|%s\\n' \"$d\"\n");
     let read = ReadOpts {
@@ -152,6 +158,18 @@ pub fn script(o: &OneShot) -> String {
 }
 
 /// Parses what `script` printed (after a zero exit).
+/// The script of a guarded write held for later (`connection::Held`): nobody reads what it
+/// prints, so a guard that does not hold (the file changed on the host since it was read)
+/// is a failure, with a message on stderr, and nothing is written.
+pub fn held_script(o: &OneShot) -> String {
+    let mut s = script(o);
+    s.push_str(
+        "[ $w = 1 ] || { printf '%s changed on the host since it was read; not written\\n' \
+         \"$d\" >&2; exit 1; }\n",
+    );
+    s
+}
+
 pub fn parse(out: &[u8]) -> Result<Acted> {
     let (state, extra) = parse_tagged(out)?;
     let mut acted = Acted {
@@ -334,6 +352,7 @@ mod tests {
             let o = OneShot {
                 path: dest_s,
                 inside: None,
+                follow: false,
                 read: ReadOpts {
                     sha256: true,
                     follow: true,
@@ -381,6 +400,7 @@ mod tests {
         let o = OneShot {
             path,
             inside: Some("n.txt"),
+            follow: false,
             read: ReadOpts {
                 content: Content::Always,
                 ..ReadOpts::default()
