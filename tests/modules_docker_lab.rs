@@ -183,7 +183,7 @@ async fn scenario(lab: &Lab, app: &Path, source: &Path) {
         .await;
     assert_eq!(
         (out.changed, out.msg.as_deref()),
-        (false, Some("skipped, since /etc/host* exists"))
+        (false, Some("Did not run command since '/etc/host*' exists"))
     );
     let piped = json!({"_raw_params": "tr a-z A-Z | rev", "stdin": "abc", "chdir": "/tmp"});
     let out = lab.run(MANAGER, "shell", piped, false).await;

@@ -66,7 +66,24 @@ impl Bed {
         self.count_as(module, args, check, None).await
     }
 
-    /// `count`, as a loop item may run (`hold`: writes may be held in the session).
+    /// The context of one task on the bed's session.
+    fn ctx(&self, check: bool, diff: bool, loop_pass: Option<u64>) -> ModuleCtx<'_> {
+        ModuleCtx {
+            host: "localhost",
+            session: &self.session,
+            escalation: None,
+            check,
+            diff,
+            templar: &self.templar,
+            scope: &self.scope,
+            search_paths: &self.search,
+            sessions: &NoHosts,
+            verbosity: 0,
+            loop_pass,
+        }
+    }
+
+    /// `count`, as an item of the pass `loop_pass` over a loop runs (writes may be held).
     async fn count_as(
         &self,
         module: &str,
@@ -74,23 +91,29 @@ impl Bed {
         check: bool,
         loop_pass: Option<u64>,
     ) -> (ModuleOutput, u64) {
-        let ctx = ModuleCtx {
-            host: "localhost",
-            session: &self.session,
-            escalation: None,
-            check,
-            diff: true,
-            templar: &self.templar,
-            scope: &self.scope,
-            search_paths: &self.search,
-            sessions: &NoHosts,
-            verbosity: 0,
-            loop_pass,
-        };
+        let ctx = self.ctx(check, true, loop_pass);
         let before = self.session.commands_started();
         let out = modules::run(module, args, &ctx).await.unwrap();
         assert!(!out.failed, "{module}: {:?}", out.msg);
         (out, self.session.commands_started() - before)
+    }
+
+    /// `count`, for a task that may fail: its commands and result fields as one row.
+    async fn outcome(&self, module: &str, args: &Value, check: bool) -> Outcome {
+        let ctx = self.ctx(check, false, None);
+        let before = self.session.commands_started();
+        let out = modules::run(module, args, &ctx).await.unwrap();
+        let n = self.session.commands_started() - before;
+        let field = |k: &str| out.values.get(k).cloned().unwrap_or(Value::Null);
+        (
+            n,
+            out.changed,
+            out.failed,
+            out.msg.clone(),
+            field("rc"),
+            field("stdout"),
+            field("stderr"),
+        )
     }
 }
 
@@ -99,6 +122,9 @@ impl Drop for Bed {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Commands started, changed, failed, msg, rc, stdout, stderr.
+type Outcome = (u64, bool, bool, Option<String>, Value, Value, Value);
 
 /// One row: module, arguments (`@` stands for the bed's folder, `USER` for the user running
 /// the test, `KEY` for a public key), a setup run before it (shell, same substitutions), the
@@ -491,4 +517,157 @@ async fn lineinfile_loop_items_hold_one_write() {
              host since it was read; not written"
         )]
     );
+}
+
+/// `command`/`shell` with `creates`/`removes`: the test of the paths and the command share one
+/// channel, first run, converged run and check mode alike, with Ansible's results. Commands
+/// that print a marker of another nonce, or exit with the status of a failed `chdir`, are
+/// reported as the commands they are. (`@` stands for the bed's folder.)
+#[tokio::test]
+async fn creates_and_removes_share_the_command_channel() {
+    let ran = |stdout: &str, stderr: &str| -> Outcome {
+        (1, true, false, None, json!(0), json!(stdout), json!(stderr))
+    };
+    let skipped = |check: bool, path: &str, why: &str| -> Outcome {
+        let shoulda = if check { "Would" } else { "Did" };
+        (
+            1,
+            false,
+            false,
+            Some(format!("{shoulda} not run command since '{path}' {why}")),
+            json!(0),
+            json!(format!("skipped, since {path} {why}")),
+            json!(""),
+        )
+    };
+    let would: Outcome = (
+        1,
+        true,
+        false,
+        Some("Command would have run if not in check mode".into()),
+        Value::Null,
+        Value::Null,
+        Value::Null,
+    );
+    // (module, args, setup, [check, first, again, check again])
+    let rows: Vec<(&str, &str, &str, [Outcome; 4])> = vec![
+        (
+            "command",
+            r#"{"cmd": "sh -c 'echo made > out.txt; echo done; echo warn >&2'", "chdir": "@",
+                "creates": "out.txt"}"#,
+            "",
+            [
+                would.clone(),
+                ran("done", "warn"),
+                skipped(false, "out.txt", "exists"),
+                skipped(true, "out.txt", "exists"),
+            ],
+        ),
+        (
+            "shell",
+            r#"{"cmd": "rm *.log && echo gone", "chdir": "@", "removes": "*.log"}"#,
+            "touch @/a.log @/b.log",
+            [
+                would.clone(),
+                ran("gone", ""),
+                skipped(false, "*.log", "does not exist"),
+                skipped(true, "*.log", "does not exist"),
+            ],
+        ),
+        (
+            "command",
+            r#"{"cmd": "tee @/in.txt", "stdin": "abc", "creates": "@/in.txt",
+                "removes": "@"}"#,
+            "",
+            [
+                would.clone(),
+                ran("abc", ""),
+                skipped(false, "@/in.txt", "exists"),
+                skipped(true, "@/in.txt", "exists"),
+            ],
+        ),
+        (
+            "shell",
+            r#"{"cmd": "echo mestral-gate-0000000000000000:creates; exit 2",
+                "creates": "@/never"}"#,
+            "",
+            [
+                would.clone(),
+                (
+                    1,
+                    true,
+                    true,
+                    Some("non-zero return code".into()),
+                    json!(2),
+                    json!("mestral-gate-0000000000000000:creates"),
+                    json!(""),
+                ),
+                (
+                    1,
+                    true,
+                    true,
+                    Some("non-zero return code".into()),
+                    json!(2),
+                    json!("mestral-gate-0000000000000000:creates"),
+                    json!(""),
+                ),
+                would.clone(),
+            ],
+        ),
+    ];
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for (i, (module, args, setup, outcomes)) in rows.into_iter().enumerate() {
+        let bed = Bed::new(&format!("gate{i}")).await;
+        let dir = bed.path("");
+        let dir = dir.trim_end_matches('/');
+        sh(&fill(setup, dir));
+        let args: Value = serde_json::from_str(&fill(args, dir)).unwrap();
+        let fix = |o: Outcome| -> Outcome {
+            let text = |v: Value| match v {
+                Value::String(s) => json!(fill(&s, dir)),
+                v => v,
+            };
+            (
+                o.0,
+                o.1,
+                o.2,
+                o.3.map(|m| fill(&m, dir)),
+                o.4,
+                text(o.5),
+                text(o.6),
+            )
+        };
+        for (run, (check, outcome)) in [true, false, false, true]
+            .into_iter()
+            .zip(outcomes)
+            .enumerate()
+        {
+            got.push((i, run, bed.outcome(module, &args, check).await));
+            want.push((i, run, fix(outcome)));
+        }
+    }
+    assert_eq!(got, want);
+
+    // chdir that cannot be entered: Ansible's message, the shell's status, nothing run.
+    let bed = Bed::new("gate-chdir").await;
+    let nope = bed.path("nope");
+    let args = json!({"cmd": "touch x", "chdir": nope, "creates": "x"});
+    for check in [false, true] {
+        let o = bed.outcome("command", &args, check).await;
+        assert_eq!(
+            (o.0, o.1, o.2, o.3, o.4, o.5),
+            (
+                1,
+                false,
+                true,
+                Some(format!(
+                    "Unable to change directory before execution: {nope}"
+                )),
+                json!(2),
+                json!("")
+            ),
+            "check {check}"
+        );
+    }
 }

@@ -63,6 +63,11 @@ pub async fn with_echo<F: std::future::Future>(echo: Option<Arc<dyn Echo>>, fut:
     }
 }
 
+/// The echo `with_echo` set for the running task, if any (a module may wrap it).
+pub fn current_echo() -> Option<Arc<dyn Echo>> {
+    ECHO.try_with(Arc::clone).ok()
+}
+
 tokio::task_local! {
     /// When the current task's `timeout` ends: running commands are then stopped.
     static DEADLINE: std::time::Instant;

@@ -1,17 +1,20 @@
 //! `command`, `shell` and `raw`: run a command on the host. `command` splits its text into
 //! words itself and runs them without a shell; `shell` runs the text through a shell with
 //! `pipefail` where the host has bash; `raw` sends the text as it is. `creates`/`removes`
-//! are probed first, and a command that runs always reports a change, as Ansible does.
+//! are tested in the same channel just before the command (see `command_gate`), and a
+//! command that runs always reports a change, as Ansible does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::args::{self, loose_bool, text_opt};
+use super::command_gate::{self, GateEcho, Marker, Verdict};
 use super::{ModuleCtx, ModuleOutput};
-use crate::connection::{quote, ExecOutput};
+use crate::connection::{quote, Echo, ExecOutput};
 use crate::vars::{as_text, Value};
 
 #[derive(Debug, Deserialize)]
@@ -59,21 +62,29 @@ pub enum Kind {
 #[derive(Debug, PartialEq)]
 pub enum Gate {
     Run,
-    /// Stop with ok (not changed) and this message.
-    Satisfied(String),
+    /// Stop with ok (not changed): Ansible's message, and its `stdout`.
+    Satisfied {
+        msg: String,
+        stdout: String,
+    },
     /// Check mode: the command would run.
     WouldRun,
     /// Check mode with nothing to probe: the task is skipped.
     CheckSkip,
 }
 
-/// Decides from the probed existence of `creates` and `removes` (None when not given).
+/// Decides from the tested existence of `creates` and `removes` (None when not given).
 pub fn gate(creates: Option<(&str, bool)>, removes: Option<(&str, bool)>, check: bool) -> Gate {
+    let shoulda = if check { "Would" } else { "Did" };
+    let satisfied = |path: &str, why: &str| Gate::Satisfied {
+        msg: format!("{shoulda} not run command since '{path}' {why}"),
+        stdout: format!("skipped, since {path} {why}"),
+    };
     if let Some((path, true)) = creates {
-        return Gate::Satisfied(format!("skipped, since {path} exists"));
+        return satisfied(path, "exists");
     }
     if let Some((path, false)) = removes {
-        return Gate::Satisfied(format!("skipped, since {path} does not exist"));
+        return satisfied(path, "does not exist");
     }
     match (check, creates.is_some() || removes.is_some()) {
         (false, _) => Gate::Run,
@@ -158,43 +169,6 @@ pub fn with_pipefail(script: &str) -> String {
     )
 }
 
-/// A path for a shell test that still globs: every character but `*?[]` escaped.
-fn glob_word(path: &str) -> String {
-    if !path.contains(['*', '?', '[']) || path.contains('\n') {
-        return quote(path);
-    }
-    let mut out = String::new();
-    for c in path.chars() {
-        if c.is_ascii_alphanumeric() || "*?[]/-_.".contains(c) {
-            out.push(c);
-        } else {
-            out.push('\\');
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The one probe for `creates`/`removes`: prints `c=0|1` and `r=0|1`, relative paths
-/// taken from `chdir` as Ansible does.
-pub fn probe_command(chdir: Option<&str>, creates: Option<&str>, removes: Option<&str>) -> String {
-    let mut script = String::new();
-    if let Some(dir) = chdir {
-        script.push_str(&format!("cd {} || exit 2; ", quote(dir)));
-    }
-    for (key, path) in [("c", creates), ("r", removes)] {
-        if let Some(path) = path {
-            script.push_str(&format!(
-                "set -- {w}; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo {key}=1; \
-                 else echo {key}=0; fi; ",
-                w = glob_word(path)
-            ));
-        }
-    }
-    script.push_str("true");
-    script
-}
-
 /// Whether the shell at `exe` understands `-o pipefail`, judged by its file name.
 fn has_pipefail(exe: &str) -> bool {
     let name = exe.rsplit('/').next().unwrap_or(exe);
@@ -274,62 +248,54 @@ pub async fn run(
         return Ok(ModuleOutput::failed(format!("{module}: no command given")));
     }
 
-    // Probe creates/removes only when given.
-    let mut creates = None;
-    let mut removes = None;
-    if a.creates.is_some() || a.removes.is_some() {
-        let probe = probe_command(
+    // creates/removes are tested in the command's own channel: one script that either
+    // stops with a verdict line or `exec`s the command (command_gate).
+    let gated = a.creates.is_some() || a.removes.is_some();
+    if ctx.check && !gated {
+        let mut out = ModuleOutput::ok().with_msg("skipped, running in check mode");
+        out.skipped = true;
+        return Ok(out);
+    }
+    let marker = Marker::fresh();
+    let line = if gated {
+        let body = remote_command(kind, &text, None, a.executable.as_deref());
+        command_gate::script(
+            &marker,
             a.chdir.as_deref(),
             a.creates.as_deref(),
             a.removes.as_deref(),
-        );
-        let out = ctx.exec(&probe).await?;
-        if out.rc != 0 {
-            return Ok(ModuleOutput::failed(format!(
-                "Unable to change directory before execution: {}",
-                a.chdir.as_deref().unwrap_or("")
-            ))
-            .with_exec(&out));
-        }
-        let stdout = out.stdout_text();
-        creates = a.creates.as_deref().map(|p| (p, stdout.contains("c=1")));
-        removes = a.removes.as_deref().map(|p| (p, stdout.contains("r=1")));
-    }
-    match gate(creates, removes, ctx.check) {
-        Gate::Run => {}
-        Gate::Satisfied(msg) => {
-            return Ok(ModuleOutput::ok()
-                .with_msg(msg.clone())
-                .with("cmd", cmd_value)
-                .with("rc", json!(0))
-                .with("stdout", json!(msg))
-                .with("stdout_lines", json!([msg]))
-                .with("stderr", json!(""))
-                .with("stderr_lines", json!([])))
-        }
-        Gate::WouldRun => {
-            return Ok(ModuleOutput::changed(true)
-                .with_msg("Command would have run if not in check mode")
-                .with("cmd", cmd_value))
-        }
-        Gate::CheckSkip => {
-            let mut out = ModuleOutput::ok().with_msg("skipped, running in check mode");
-            out.skipped = true;
-            return Ok(out);
-        }
-    }
-
-    let line = remote_command(kind, &text, a.chdir.as_deref(), a.executable.as_deref());
-    let out = match &a.stdin {
-        Some(input) => {
+            (!ctx.check).then_some(body.as_str()),
+        )
+    } else {
+        remote_command(kind, &text, a.chdir.as_deref(), a.executable.as_deref())
+    };
+    let out = if ctx.check {
+        ctx.exec(&line).await?
+    } else {
+        let stdin = a.stdin.as_ref().map(|input| {
             let mut data = input.clone().into_bytes();
             if a.stdin_add_newline && !input.ends_with('\n') {
                 data.push(b'\n');
             }
-            ctx.exec_echoed(&line, Some(&data)).await?
+            data
+        });
+        // The -v echo never shows a verdict line.
+        let echo = match gated {
+            true => crate::connection::current_echo()
+                .map(|inner| Arc::new(GateEcho::new(inner, &marker)) as Arc<dyn Echo>),
+            false => None,
+        };
+        let run = ctx.exec_echoed(&line, stdin.as_deref());
+        match echo {
+            Some(echo) => crate::connection::with_echo(Some(echo), run).await?,
+            None => run.await?,
         }
-        None => ctx.exec_echoed(&line, None).await?,
     };
+    if gated {
+        if let Some(done) = gate_outcome(module, &a, &marker, &out, ctx, &cmd_value) {
+            return Ok(done);
+        }
+    }
     if ctx.escalation.is_some() {
         if let Some(msg) = become_failure(ctx.host, &out) {
             return Ok(ModuleOutput::failed(msg));
@@ -357,6 +323,61 @@ pub async fn run(
         result.msg = Some("non-zero return code".into());
     }
     Ok(result)
+}
+
+/// The task's result when the gate script stopped before the command (a verdict line, or in
+/// check mode any output at all); None when the command ran.
+fn gate_outcome(
+    module: &str,
+    a: &CommandArgs,
+    marker: &Marker,
+    out: &ExecOutput,
+    ctx: &ModuleCtx<'_>,
+    cmd_value: &serde_json::Value,
+) -> Option<ModuleOutput> {
+    let verdict = marker.verdict(out);
+    let (c, r) = (a.creates.as_deref(), a.removes.as_deref());
+    let (creates, removes) = match verdict {
+        Some(Verdict::Chdir) => {
+            let cd = ExecOutput {
+                stdout: Vec::new(),
+                ..out.clone()
+            };
+            let msg = format!(
+                "Unable to change directory before execution: {}",
+                a.chdir.as_deref().unwrap_or("")
+            );
+            return Some(ModuleOutput::failed(msg).with_exec(&cd));
+        }
+        Some(Verdict::Creates) => (c.map(|p| (p, true)), None),
+        Some(Verdict::Removes) => (c.map(|p| (p, false)), r.map(|p| (p, false))),
+        Some(Verdict::WouldRun) | None => (c.map(|p| (p, false)), r.map(|p| (p, true))),
+    };
+    match gate(creates, removes, ctx.check) {
+        Gate::Satisfied { msg, stdout } => Some(
+            ModuleOutput::ok()
+                .with_msg(msg)
+                .with("cmd", cmd_value.clone())
+                .with("rc", json!(0))
+                .with("stdout", json!(stdout))
+                .with("stdout_lines", json!([stdout]))
+                .with("stderr", json!(""))
+                .with("stderr_lines", json!([])),
+        ),
+        Gate::WouldRun if verdict.is_some() => Some(
+            ModuleOutput::changed(true)
+                .with_msg("Command would have run if not in check mode")
+                .with("cmd", cmd_value.clone()),
+        ),
+        Gate::WouldRun => {
+            // Check mode, and the test itself did not finish (sudo refused, the shell failed).
+            let msg = become_failure(ctx.host, out).unwrap_or_else(|| {
+                format!("{module}: the creates/removes test did not finish on the host")
+            });
+            Some(ModuleOutput::failed(msg).with_exec(out))
+        }
+        Gate::Run | Gate::CheckSkip => None,
+    }
 }
 
 /// sudo's own refusal (no password given, or a wrong one) rather than the command's failure:
@@ -538,19 +559,37 @@ mod tests {
                 Some(("/x", true)),
                 None,
                 false,
-                Gate::Satisfied("skipped, since /x exists".into()),
+                Gate::Satisfied {
+                    msg: "Did not run command since '/x' exists".into(),
+                    stdout: "skipped, since /x exists".into(),
+                },
             ),
             (
                 Some(("/x", true)),
                 None,
                 true,
-                Gate::Satisfied("skipped, since /x exists".into()),
+                Gate::Satisfied {
+                    msg: "Would not run command since '/x' exists".into(),
+                    stdout: "skipped, since /x exists".into(),
+                },
             ),
             (
                 None,
                 Some(("/y", false)),
                 true,
-                Gate::Satisfied("skipped, since /y does not exist".into()),
+                Gate::Satisfied {
+                    msg: "Would not run command since '/y' does not exist".into(),
+                    stdout: "skipped, since /y does not exist".into(),
+                },
+            ),
+            (
+                Some(("/x", false)),
+                Some(("/y", false)),
+                false,
+                Gate::Satisfied {
+                    msg: "Did not run command since '/y' does not exist".into(),
+                    stdout: "skipped, since /y does not exist".into(),
+                },
             ),
             (None, Some(("/y", true)), false, Gate::Run),
         ];
@@ -589,20 +628,6 @@ mod tests {
         assert_eq!(
             remote_command(Kind::Raw, "echo hi > /x", None, None),
             "echo hi > /x"
-        );
-    }
-
-    #[test]
-    fn probes() {
-        assert_eq!(
-            probe_command(Some("/d"), Some("/x y"), None),
-            "cd /d || exit 2; set -- '/x y'; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo c=1; \
-             else echo c=0; fi; true"
-        );
-        assert_eq!(
-            probe_command(None, None, Some("/v/*.log x")),
-            "set -- /v/*.log\\ x; if [ -e \"$1\" ] || [ -L \"$1\" ]; then echo r=1; \
-             else echo r=0; fi; true"
         );
     }
 

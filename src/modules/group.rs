@@ -76,8 +76,11 @@ fn want(p: Params) -> Result<Want, String> {
     })
 }
 
-/// The one remote command: prints `changed:<0|1>` then the group's `getent` line (if any).
-/// In check mode the change commands are replaced by `:`.
+/// The one remote command: prints `changed:<0|1>` then the group's `getent` line (empty when
+/// there is none). The line is read once into a shell variable, the gid cut out of it with
+/// parameter expansion, and read again only after `groupadd`/`groupmod` changed it: one
+/// program (`getent`) for a group that is already right. In check mode the change commands
+/// are replaced by `:` and the group is not read again.
 pub fn script(w: &Want, check: bool) -> String {
     let n = quote(&w.name);
     let act = |cmd: String| {
@@ -98,19 +101,25 @@ pub fn script(w: &Want, check: bool) -> String {
     if w.system {
         add.push_str(" -r");
     }
+    let reread = if check {
+        String::new()
+    } else {
+        format!(" g=$(getent group {n});")
+    };
     let mut modify = String::new();
     if let Some(gid) = w.gid {
         add.push_str(&format!(" -g {gid}"));
         let o = if w.non_unique { " -o" } else { "" };
         add.push_str(o);
+        // name:password:gid:members
         modify = format!(
-            " elif [ \"$(getent group {n} | cut -d: -f3)\" != {gid} ]; then {} ; c=1;",
+            " elif r=${{g#*:*:}}; [ \"${{r%%:*}}\" != {gid} ]; then {} ; c=1;{reread}",
             act(format!("groupmod -g {gid}{o} {n}"))
         );
     }
     format!(
-        "c=0; if ! getent group {n} >/dev/null; then {} ; c=1;{modify} fi; \
-         echo changed:$c; getent group {n}; exit 0",
+        "c=0; if ! g=$(getent group {n}); then {} ; c=1;{reread}{modify} fi; \
+         echo changed:$c; printf '%s\\n' \"$g\"; exit 0",
         act(format!("{add} {n}"))
     )
 }
@@ -165,22 +174,22 @@ mod tests {
             (
                 json!({"name": "calx", "system": true}),
                 false,
-                "c=0; if ! getent group calx >/dev/null; then groupadd -r calx >&2 || exit $? ; \
-                 c=1; fi; echo changed:$c; getent group calx; exit 0",
+                "c=0; if ! g=$(getent group calx); then groupadd -r calx >&2 || exit $? ; c=1; \
+                 g=$(getent group calx); fi; echo changed:$c; printf '%s\\n' \"$g\"; exit 0",
             ),
             (
                 json!({"name": "calx", "gid": 990}),
                 false,
-                "c=0; if ! getent group calx >/dev/null; then groupadd -g 990 calx >&2 || exit $? \
-                 ; c=1; elif [ \"$(getent group calx | cut -d: -f3)\" != 990 ]; then \
-                 groupmod -g 990 calx >&2 || exit $? ; c=1; fi; echo changed:$c; \
-                 getent group calx; exit 0",
+                "c=0; if ! g=$(getent group calx); then groupadd -g 990 calx >&2 || exit $? ; \
+                 c=1; g=$(getent group calx); elif r=${g#*:*:}; [ \"${r%%:*}\" != 990 ]; then \
+                 groupmod -g 990 calx >&2 || exit $? ; c=1; g=$(getent group calx); fi; \
+                 echo changed:$c; printf '%s\\n' \"$g\"; exit 0",
             ),
             (
                 json!({"name": "calx", "system": "yes"}),
                 true,
-                "c=0; if ! getent group calx >/dev/null; then : ; c=1; fi; echo changed:$c; \
-                 getent group calx; exit 0",
+                "c=0; if ! g=$(getent group calx); then : ; c=1; fi; echo changed:$c; \
+                 printf '%s\\n' \"$g\"; exit 0",
             ),
             (
                 json!({"name": "calx", "state": "absent"}),

@@ -16,6 +16,7 @@ pub mod authorized_key;
 pub mod blockinfile;
 pub mod coerce;
 pub mod command;
+pub mod command_gate;
 pub mod copy;
 pub mod docker;
 pub mod docker_context;

@@ -214,9 +214,13 @@ fn useradd_args(w: &Want) -> String {
 
 /// The first remote command. Present: creates a missing account (failing as Ansible does when
 /// the primary group is missing; `-N` when a group named like the user exists and no group is
-/// given), then prints `changed:<0|1>`, the `getent passwd` line, the primary group's name and
-/// `id -Gn`. Absent: deletes an existing account and prints `changed:<0|1>`. In check mode the
-/// change commands are replaced by `:`.
+/// given), then prints `changed:<0|1>` and the `getent passwd` line. For an account that
+/// already existed it then prints what `usermod_args` compares, and only that: the primary
+/// group's name (when `group` names one, or `groups` is given), `id -Gn` (when `groups` is
+/// given) and the stored hash (when `password` is given); lines not needed are empty. The
+/// passwd line is read once into a variable and cut with parameter expansion (no `cut`).
+/// Absent: deletes an existing account and prints `changed:<0|1>`. In check mode the change
+/// commands are replaced by `:`.
 pub fn script(w: &Want, check: bool) -> String {
     let n = quote(&w.name);
     let act = |cmd: String| {
@@ -248,15 +252,31 @@ pub fn script(w: &Want, check: bool) -> String {
         ),
         None => format!("N=; if getent group {n} >/dev/null; then N=-N; fi;"),
     };
+    let reread = if check {
+        String::new()
+    } else {
+        format!(" p=$(getent passwd {n});")
+    };
+    // The primary group's name: `id -Gn` starts with it (and fails when the gid has no
+    // group, whose name then stays empty); else from the gid, field 4 of the passwd line.
+    let names = match (&w.groups, &w.group) {
+        (Some(_), _) => format!(" if i=$(id -Gn {n}); then q=${{i%% *}}; fi;"),
+        (None, Some(g)) if g.parse::<u32>().is_err() => " r=${p#*:*:*:}; \
+             if q=$(getent group \"${r%%:*}\"); then q=${q%%:*}; fi;"
+            .to_string(),
+        (None, _) => String::new(),
+    };
     // The stored hash only when the task sets one: it is compared, never shown.
     let shadow = match w.password {
-        Some(_) => format!(" getent shadow {n} | cut -d: -f2;"),
+        Some(_) => format!(
+            " if s=$(getent shadow {n}); then s=${{s#*:}}; printf '%s\\n' \"${{s%%:*}}\"; fi;"
+        ),
         None => String::new(),
     };
     format!(
-        "c=0; if ! getent passwd {n} >/dev/null; then {guard} {} ; c=1; fi; echo changed:$c; \
-         p=$(getent passwd {n}) || exit 0; echo \"$p\"; \
-         getent group \"$(echo \"$p\" | cut -d: -f4)\" | cut -d: -f1; id -Gn {n};{shadow} exit 0",
+        "c=0; if ! p=$(getent passwd {n}); then {guard} {} ; c=1;{reread} fi; \
+         echo changed:$c; [ -n \"$p\" ] || exit 0; printf '%s\\n' \"$p\"; \
+         [ $c = 0 ] || exit 0; q=; i=;{names} printf '%s\\n' \"$q\" \"$i\";{shadow} exit 0",
         act(format!("useradd{} $N {n}", useradd_args(w)))
     )
 }
@@ -475,36 +495,49 @@ mod tests {
     fn scripts() {
         let calx = json!({"name": "calx", "group": "calx", "system": true,
                           "shell": "/usr/sbin/nologin", "create_home": false});
-        let read_back = "echo changed:$c; p=$(getent passwd calx) || exit 0; echo \"$p\"; \
-                         getent group \"$(echo \"$p\" | cut -d: -f4)\" | cut -d: -f1; \
-                         id -Gn calx; exit 0";
+        let guard = "if ! getent group calx >/dev/null; then echo 'Group calx does not exist' \
+                     >&2; exit 6; fi; N=;";
+        let passwd = "echo changed:$c; [ -n \"$p\" ] || exit 0; printf '%s\\n' \"$p\"; \
+                      [ $c = 0 ] || exit 0; q=; i=;";
+        let by_gid = " r=${p#*:*:*:}; if q=$(getent group \"${r%%:*}\"); then q=${q%%:*}; fi;";
+        let end = " printf '%s\\n' \"$q\" \"$i\"; exit 0";
         let cases = [
             (
                 calx.clone(),
                 false,
                 format!(
-                    "c=0; if ! getent passwd calx >/dev/null; then if ! getent group calx \
-                     >/dev/null; then echo 'Group calx does not exist' >&2; exit 6; fi; N=; \
-                     useradd -g calx -s /usr/sbin/nologin -r -M $N calx >&2 || exit $? ; c=1; \
-                     fi; {read_back}"
+                    "c=0; if ! p=$(getent passwd calx); then {guard} useradd -g calx \
+                     -s /usr/sbin/nologin -r -M $N calx >&2 || exit $? ; c=1; \
+                     p=$(getent passwd calx); fi; {passwd}{by_gid}{end}"
                 ),
             ),
             (
                 calx,
                 true,
                 format!(
-                    "c=0; if ! getent passwd calx >/dev/null; then if ! getent group calx \
-                     >/dev/null; then echo 'Group calx does not exist' >&2; exit 6; fi; N=; : \
-                     ; c=1; fi; {read_back}"
+                    "c=0; if ! p=$(getent passwd calx); then {guard} : ; c=1; fi; \
+                     {passwd}{by_gid}{end}"
                 ),
             ),
             (
                 json!({"name": "calx", "uid": 1500, "groups": "adm, sudo", "comment": "C x"}),
                 false,
                 format!(
-                    "c=0; if ! getent passwd calx >/dev/null; then N=; if getent group calx \
+                    "c=0; if ! p=$(getent passwd calx); then N=; if getent group calx \
                      >/dev/null; then N=-N; fi; useradd -u 1500 -G adm,sudo -c 'C x' -m $N \
-                     calx >&2 || exit $? ; c=1; fi; {read_back}"
+                     calx >&2 || exit $? ; c=1; p=$(getent passwd calx); fi; {passwd} \
+                     if i=$(id -Gn calx); then q=${{i%% *}}; fi;{end}"
+                ),
+            ),
+            (
+                json!({"name": "calx", "group": "998", "password": "$6$x"}),
+                false,
+                format!(
+                    "c=0; if ! p=$(getent passwd calx); then if ! getent group 998 >/dev/null; \
+                     then echo 'Group 998 does not exist' >&2; exit 6; fi; N=; useradd -g 998 \
+                     -p '$6$x' -m $N calx >&2 || exit $? ; c=1; p=$(getent passwd calx); fi; \
+                     {passwd} printf '%s\\n' \"$q\" \"$i\"; if s=$(getent shadow calx); then \
+                     s=${{s#*:}}; printf '%s\\n' \"${{s%%:*}}\"; fi; exit 0"
                 ),
             ),
             (
