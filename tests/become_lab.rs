@@ -225,8 +225,6 @@ impl Drop for Lab {
     }
 }
 
-/// A detached tmux session running one command, killed when dropped.
-
 /// From outside: lab's sudo on `host` does want a password.
 fn assert_sudo_wants_a_password(host: &str) {
     let (code, sudo) = on_host(host, "cd / && su lab -c 'sudo -n true' 2>&1");

@@ -208,6 +208,79 @@ pub fn pretty(value: &Value) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// One host's result as the `ansible` command prints it: command-like results as
+/// `host | CHANGED | rc=0 >>` followed by their output, others as `host | SUCCESS => {...}`
+/// with the result's keys sorted and indented by four.
+pub fn adhoc_result(r: &super::HostReport) -> String {
+    let result = r.result;
+    let get = |k: &str| result.get(k).and_then(Value::as_str).unwrap_or_default();
+    let changed = result
+        .get("changed")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let host = r.host;
+    let line = match r.status {
+        Status::Unreachable => format!("{host} | UNREACHABLE! => {}", sorted_pretty(result)),
+        Status::Skipped => format!("{host} | SKIPPED"),
+        _ if result.get("rc").is_some() && result.get("cmd").is_some() => {
+            let caption = match (r.status, changed) {
+                (Status::Failed, _) => "FAILED",
+                (_, true) => "CHANGED",
+                _ => "SUCCESS",
+            };
+            let rc = result.get("rc").and_then(Value::as_i64).unwrap_or(-1);
+            let msg = if r.status == Status::Failed {
+                get("msg")
+            } else {
+                ""
+            };
+            format!(
+                "{host} | {caption} | rc={rc} >>\n{}{}{msg}",
+                get("stdout"),
+                get("stderr")
+            )
+        }
+        Status::Failed => {
+            // Ansible's dump leaves out the `failed` flag the caption already says.
+            let mut shown = result.clone();
+            if let Some(map) = shown.as_object_mut() {
+                map.remove("failed");
+            }
+            format!("{host} | FAILED! => {}", sorted_pretty(&shown))
+        }
+        _ => {
+            let caption = if changed { "CHANGED" } else { "SUCCESS" };
+            format!("{host} | {caption} => {}", sorted_pretty(result))
+        }
+    };
+    let status = if changed && r.status == Status::Ok {
+        Status::Changed
+    } else {
+        r.status
+    };
+    format!("{}\n", status.style().apply_to(line))
+}
+
+/// Pretty JSON with sorted keys, as Ansible dumps results.
+fn sorted_pretty(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(list) => Value::Array(list.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    pretty(&sorted(value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +352,14 @@ mod tests {
     fn result_lines_like_ansible() {
         console::set_colors_enabled(false);
         let fail = serde_json::json!({"msg": "x"});
-        let cases: [(Status, Option<&str>, Option<&str>, Option<&Value>, &str); 6] = [
+        type Case<'a> = (
+            Status,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a Value>,
+            &'a str,
+        );
+        let cases: [Case; 6] = [
             (Status::Ok, None, None, None, "ok: [h]\n"),
             (
                 Status::Changed,
@@ -373,77 +453,4 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(420)), "0.42s");
         assert_eq!(seconds(Duration::from_millis(12_340)), "12.3s");
     }
-}
-
-/// One host's result as the `ansible` command prints it: command-like results as
-/// `host | CHANGED | rc=0 >>` followed by their output, others as `host | SUCCESS => {...}`
-/// with the result's keys sorted and indented by four.
-pub fn adhoc_result(r: &super::HostReport) -> String {
-    let result = r.result;
-    let get = |k: &str| result.get(k).and_then(Value::as_str).unwrap_or_default();
-    let changed = result
-        .get("changed")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let host = r.host;
-    let line = match r.status {
-        Status::Unreachable => format!("{host} | UNREACHABLE! => {}", sorted_pretty(result)),
-        Status::Skipped => format!("{host} | SKIPPED"),
-        _ if result.get("rc").is_some() && result.get("cmd").is_some() => {
-            let caption = match (r.status, changed) {
-                (Status::Failed, _) => "FAILED",
-                (_, true) => "CHANGED",
-                _ => "SUCCESS",
-            };
-            let rc = result.get("rc").and_then(Value::as_i64).unwrap_or(-1);
-            let msg = if r.status == Status::Failed {
-                get("msg")
-            } else {
-                ""
-            };
-            format!(
-                "{host} | {caption} | rc={rc} >>\n{}{}{msg}",
-                get("stdout"),
-                get("stderr")
-            )
-        }
-        Status::Failed => {
-            // Ansible's dump leaves out the `failed` flag the caption already says.
-            let mut shown = result.clone();
-            if let Some(map) = shown.as_object_mut() {
-                map.remove("failed");
-            }
-            format!("{host} | FAILED! => {}", sorted_pretty(&shown))
-        }
-        _ => {
-            let caption = if changed { "CHANGED" } else { "SUCCESS" };
-            format!("{host} | {caption} => {}", sorted_pretty(result))
-        }
-    };
-    let status = if changed && r.status == Status::Ok {
-        Status::Changed
-    } else {
-        r.status
-    };
-    format!("{}\n", status.style().apply_to(line))
-}
-
-/// Pretty JSON with sorted keys, as Ansible dumps results.
-fn sorted_pretty(value: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&map[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(list) => Value::Array(list.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    pretty(&sorted(value))
 }

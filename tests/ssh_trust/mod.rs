@@ -318,8 +318,6 @@ impl Drop for Lab {
     }
 }
 
-/// A detached tmux session running one command, killed when dropped.
-
 /// An ssh-agent started for one test, holding one key; stopped when dropped.
 pub struct Agent {
     pub socket: PathBuf,
