@@ -206,25 +206,14 @@ fn probe_script(user: &str, path: Option<&str>, blind: bool) -> String {
     );
     if blind {
         // Only reached when the read did not end in `exec cat`: the file is not a regular one.
-        let file_attrs = Attrs {
-            mode: Some(super::mode::Mode::Octal(0o600)),
-            ..Attrs::default()
-        };
-        let spec = WriteSpec {
-            dest: "",
-            attrs: &file_attrs,
-            validate: None,
-            backup: false,
-            mkdir: false,
-        };
         s.push_str(
             "if ! [ -L \"$k\" ] && ! [ -e \"$k\" ]; then\n\
              printf 'cannot write %s: ' \"$k\" >&2\nset -e\n\
-             if [ \"$ds\" != \"700|$uid|$gid\" ]; then mkdir -p -- \"$dd\"; \
-             chown \"$uid:$gid\" -- \"$dd\"; chmod 0700 -- \"$dd\"; fi\nd=\"$k\"\n",
+             if [ \"$ds\" != \"700|$uid|$gid\" ]; then \
+             install -d -m 0700 -o \"$uid\" -g \"$gid\" -- \"$dd\"; fi\nd=\"$k\"\n",
         );
-        s.push_str(&rf::write_prepare(&spec));
-        s.push_str("chown \"$uid:$gid\" -- \"$t\"\n");
+        s.push_str(&rf::temp_folder(false));
+        s.push_str(&rf::install_temp(0o600, Some(("\"$uid\"", "\"$gid\""))));
         s.push_str(rf::WRITE_COMMIT);
         s.push_str("fi\n");
     }
@@ -347,11 +336,12 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     // the folder's fix and the file's change go out as one command
     let dir = rf::parent(&path);
     let prepare = if dir_wrong {
+        // `install -d`: mkdir -p, chown and chmod of the folder in one program
         format!(
-            "mkdir -p -- {d}\nchown {u}:{g} -- {d}\nchmod 0700 -- {d}\n",
+            "install -d -m 0700 -o {u} -g {g} -- {d}\n",
             d = quote(dir),
-            u = probe.uid,
-            g = probe.gid
+            u = quote(&probe.uid),
+            g = quote(&probe.gid)
         )
     } else {
         String::new()

@@ -380,45 +380,44 @@ pub const WRITE_COMMIT: &str = "mv -f -- \"$t\" \"$d\"\ntrap - EXIT HUP INT TERM
 /// The first part of `write_script`, for the path in `$d` (under `set -e`): stdin into a
 /// temp file `$t` beside it, with its attributes, validated, the old file backed up.
 pub fn write_prepare(spec: &WriteSpec) -> String {
-    // The folder and the name come from shell expansions, not `dirname`/`basename`: every
-    // program started on the host costs about a millisecond or two, and they add up.
-    let mut s = String::from(
-        "wn=${d%\"${d##*[!/]}\"}\ncase $wn in */*) wd=${wn%/*}; wd=${wd:-/};; *) wd=.;; esac\n",
-    );
-    if spec.mkdir {
-        s.push_str("[ -d \"$wd\" ] || mkdir -p -- \"$wd\"\n");
+    let mut s = temp_folder(spec.mkdir);
+    let attrs = spec.attrs;
+    match (&attrs.mode, &attrs.owner, &attrs.group) {
+        // Mode and owner given outright: nothing is kept from the old file.
+        (Some(Mode::Octal(m)), Some(o), Some(g)) => {
+            s.push_str(&install_temp(*m, Some((&quote(o), &quote(g)))));
+        }
+        // A mode given outright: the owner is kept (or set) after.
+        (Some(Mode::Octal(m)), owner, group) => {
+            s.push_str(&install_temp(*m, None));
+            s.push_str("if [ -e \"$d\" ]; then chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; fi\n");
+            let ids = Attrs {
+                owner: owner.clone(),
+                group: group.clone(),
+                mode: None,
+            };
+            s.push_str(&ids.commands("\"$t\"", false, false));
+        }
+        // A replaced file keeps its mode and owner, a new one gets the umask's mode, unless
+        // the spec sets them (a symbolic mode still starts from the old or default one).
+        _ => {
+            s.push_str("t=$(mktemp \"$wd/.${wn##*/}.mestral.XXXXXX\")\n");
+            s.push_str(TEMP_TRAPS);
+            s.push_str("cat > \"$t\"\n");
+            let both_ids = attrs.owner.is_some() && attrs.group.is_some();
+            let keep_ids = if both_ids {
+                ""
+            } else {
+                "chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; "
+            };
+            let _ = writeln!(
+                s,
+                "if [ -e \"$d\" ]; then chmod --reference=\"$d\" -- \"$t\"; {keep_ids}:; \
+                 else chmod \"$(printf %o $((0666 & ~$(umask))))\" -- \"$t\"; fi"
+            );
+            s.push_str(&attrs.commands("\"$t\"", false, false));
+        }
     }
-    s.push_str("t=$(mktemp \"$wd/.${wn##*/}.mestral.XXXXXX\")\n");
-    s.push_str("trap 'rm -f -- \"$t\"' EXIT\n");
-    // A signal (Ctrl-C on the controller stops the command) still runs the EXIT trap.
-    s.push_str("trap 'exit 143' HUP INT TERM\n");
-    s.push_str("cat > \"$t\"\n");
-    // A replaced file keeps its mode and owner, a new one gets the umask's mode, unless the
-    // spec sets them outright (a symbolic mode still starts from the old or default one).
-    let octal = matches!(spec.attrs.mode, Some(Mode::Octal(_)));
-    let both_ids = spec.attrs.owner.is_some() && spec.attrs.group.is_some();
-    let keep_mode = if octal {
-        ""
-    } else {
-        "chmod --reference=\"$d\" -- \"$t\"; "
-    };
-    let keep_ids = if both_ids {
-        ""
-    } else {
-        "chown --reference=\"$d\" -- \"$t\" 2>/dev/null || true; "
-    };
-    if !(octal && both_ids) {
-        let fresh = if octal {
-            ""
-        } else {
-            "else chmod \"$(printf %o $((0666 & ~$(umask))))\" -- \"$t\"; "
-        };
-        let _ = writeln!(
-            s,
-            "if [ -e \"$d\" ]; then {keep_mode}{keep_ids}:; {fresh}fi"
-        );
-    }
-    s.push_str(&spec.attrs.commands("\"$t\"", false, false));
     if let Some(v) = spec.validate {
         let cmd = v.replace("%s", "\"$t\"");
         let _ = writeln!(
@@ -433,6 +432,38 @@ pub fn write_prepare(spec: &WriteSpec) -> String {
         );
     }
     s
+}
+
+/// Sets `$wn` (the path in `$d` without trailing slashes) and `$wd` (its folder), made
+/// first when `mkdir`. Shell expansions, not `dirname`/`basename`: every program started on
+/// the host costs about a millisecond or two, and they add up.
+pub fn temp_folder(mkdir: bool) -> String {
+    let mut s = String::from(
+        "wn=${d%\"${d##*[!/]}\"}\ncase $wn in */*) wd=${wn%/*}; wd=${wd:-/};; *) wd=.;; esac\n",
+    );
+    if mkdir {
+        s.push_str("[ -d \"$wd\" ] || mkdir -p -- \"$wd\"\n");
+    }
+    s
+}
+
+/// Removes the temp file when the script ends before the rename; a signal (Ctrl-C on the
+/// controller stops the command) still runs the EXIT trap.
+const TEMP_TRAPS: &str = "trap 'rm -f -- \"$t\"' EXIT\ntrap 'exit 143' HUP INT TERM\n";
+
+/// Stdin into the temp file `$t` beside `$d` (after `temp_folder`) with mode `mode` and, when
+/// given, the owner and group (shell words) — by `install`, one program instead of `mktemp`,
+/// `cat`, `chmod` and `chown`. The name holds the shell's PID, unique on the host while the
+/// script lives; `install` removes whatever is at that name and creates the file exclusively,
+/// so a link planted there is never written through.
+pub fn install_temp(mode: u32, ids: Option<(&str, &str)>) -> String {
+    let ids = match ids {
+        Some((owner, group)) => format!(" -o {owner} -g {group}"),
+        None => String::new(),
+    };
+    format!(
+        "t=\"$wd/.${{wn##*/}}.mestral.$$\"\n{TEMP_TRAPS}install -m {mode:04o}{ids} /dev/stdin \"$t\"\n"
+    )
 }
 
 /// Writes `content` with `write_script`; returns the backup's path if one was kept.
