@@ -226,6 +226,16 @@ const ROWS: &[Row] = &[
     },
     Row {
         module: "file",
+        args: r#"{"path": "@/n/a/b c", "state": "directory", "mode": "0750", "owner": "USER"}"#,
+        setup: "mkdir -m 0711 @/n",
+        check: 1,
+        first: 1,
+        again: 1,
+        probe: "stat -c '%F %a %U' @/n @/n/a '@/n/a/b c'",
+        shows: "directory 711 USER\ndirectory 750 USER\ndirectory 750 USER\n",
+    },
+    Row {
+        module: "file",
         args: r#"{"src": "/tmp", "dest": "@/current", "state": "link"}"#,
         setup: "",
         check: 1,
@@ -350,7 +360,7 @@ async fn commands_per_task() {
             true,
             true,
             false,
-            row.shows.to_string(),
+            row.shows.replace("USER", &me()),
         );
         if got != want {
             failures.push(format!(

@@ -477,20 +477,22 @@ fn decide(
             ),
             _ => ("mkdir".to_string(), wanted.clone()),
         };
-        let dirs = prefixes(path);
-        for (i, dir) in dirs.iter().enumerate() {
-            let d = quote(dir);
-            let set = set.commands(&d, false, false).replace('\n', "; ");
-            if i + 1 == dirs.len() && !(p.recurse && drift) {
-                let again = attrs.commands(&d, false, false).replace('\n', "; ");
-                script.push_str(&format!(
-                    "if [ ! -e {d} ]; then {mkdir} -- {d}; {set}else :; {again}fi\n"
-                ));
-                applied = true;
-            } else {
-                script.push_str(&format!("if [ ! -e {d} ]; then {mkdir} -- {d}; {set}fi\n"));
-            }
-        }
+        // The missing folders are found first (a missing one means all below it are missing
+        // too) and made by one `mkdir`, their attributes set by one command each.
+        let dirs: Vec<String> = prefixes(path).iter().map(|d| quote(d)).collect();
+        let set = set.commands("\"$@\"", false, false).replace('\n', "; ");
+        let again = if p.recurse && drift {
+            String::new()
+        } else {
+            applied = true;
+            let last = dirs.last().map(String::as_str).unwrap_or_default();
+            attrs.commands(last, false, false).replace('\n', "; ")
+        };
+        script.push_str(&format!(
+            "set --\nfor x in {}; do [ -e \"$x\" ] || set -- \"$@\" \"$x\"; done\n\
+             if [ $# = 0 ]; then :; {again}else {mkdir} -- \"$@\"; {set}fi\n",
+            dirs.join(" ")
+        ));
     } else {
         script.push_str(&step_script(&step, path, &src));
     }
