@@ -231,8 +231,8 @@ impl Session {
         stdin: Option<&[u8]>,
         escalation: Option<&Become>,
     ) -> Result<ExecOutput> {
-        let (reader, gate, writer) = self.start(command, escalation).await?;
-        run::collect(reader, gate, writer, stdin, None).await
+        self.flush_held().await?;
+        self.exec_now(command, stdin, escalation).await
     }
 
     /// `exec` without running the held commands first (they are what is running).

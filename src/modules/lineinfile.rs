@@ -151,22 +151,7 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
             (acted, Some(k.text.clone()))
         }
         (None, Some((sha256, text, content))) => {
-            let shot = OneShot {
-                path,
-                inside: None,
-                follow: true,
-                read: ReadOpts {
-                    sha256: true,
-                    content: Content::Always,
-                    ..ReadOpts::default()
-                },
-                guard: Guard::Same { sha256 },
-                action: Action::Write(WriteSpec {
-                    mkdir: false,
-                    ..spec.clone()
-                }),
-                before: false,
-            };
+            let shot = guarded_write(&spec, &sha256, Content::Always);
             let acted = rf::act(ctx, &shot, content.as_bytes()).await?;
             let known = acted.acted.then_some(text);
             (acted, known)
@@ -307,27 +292,34 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     Ok(out)
 }
 
-/// Leaves the write of `content` held in the session, guarded by the checksum of what the
-/// host has (`host_sha256`), and remembers the text as planned.
-async fn hold_write(ctx: &ModuleCtx<'_>, spec: &WriteSpec<'_>, host_sha256: &str, content: &str) {
-    let path = spec.dest;
-    let shot = OneShot {
-        path,
+/// The command writing `spec`'s file (a symbolic link's target) when it still has the text
+/// whose SHA-256 is `sha256`, reading it (`content` with it) either way.
+fn guarded_write<'a>(spec: &WriteSpec<'a>, sha256: &str, content: Content) -> OneShot<'a> {
+    OneShot {
+        path: spec.dest,
         inside: None,
         follow: true,
         read: ReadOpts {
             sha256: true,
+            content,
             ..ReadOpts::default()
         },
         guard: Guard::Same {
-            sha256: host_sha256.to_string(),
+            sha256: sha256.to_string(),
         },
         action: Action::Write(WriteSpec {
             mkdir: false,
             ..spec.clone()
         }),
         before: false,
-    };
+    }
+}
+
+/// Leaves the write of `content` held in the session, guarded by the checksum of what the
+/// host has (`host_sha256`), and remembers the text as planned.
+async fn hold_write(ctx: &ModuleCtx<'_>, spec: &WriteSpec<'_>, host_sha256: &str, content: &str) {
+    let path = spec.dest;
+    let shot = guarded_write(spec, host_sha256, Content::No);
     let held = crate::connection::Held {
         key: path.to_string(),
         command: rf::held_script(&shot),
