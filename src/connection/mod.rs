@@ -283,28 +283,12 @@ impl Session {
     }
 
     /// Starts `command` once the held commands have run.
-    async fn start(
-        &self,
-        command: &str,
-        escalation: Option<&Become>,
-    ) -> Result<(
-        run::Reader,
-        tokio::sync::watch::Receiver<run::Gate>,
-        run::WriteSide,
-    )> {
+    async fn start(&self, command: &str, escalation: Option<&Become>) -> Result<Started> {
         self.flush_held().await?;
         self.start_now(command, escalation).await
     }
 
-    async fn start_now(
-        &self,
-        command: &str,
-        escalation: Option<&Become>,
-    ) -> Result<(
-        run::Reader,
-        tokio::sync::watch::Receiver<run::Gate>,
-        run::WriteSide,
-    )> {
+    async fn start_now(&self, command: &str, escalation: Option<&Become>) -> Result<Started> {
         let exported;
         let command = if self.env.is_empty() {
             command
@@ -363,6 +347,13 @@ impl Session {
         }
     }
 }
+
+/// A command just started: its output, the gate telling how it is going, and its stdin.
+type Started = (
+    run::Reader,
+    tokio::sync::watch::Receiver<run::Gate>,
+    run::WriteSide,
+);
 
 /// A running command with its stdin and stdout open.
 pub struct Stream {
