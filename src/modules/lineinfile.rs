@@ -126,12 +126,15 @@ async fn apply(args: &Value, ctx: &ModuleCtx<'_>) -> Result<ModuleOutput> {
     let may_hold = ctx.loop_pass.is_some() && !ctx.check && want.is_empty() && !p.backup;
     let may_hold = may_hold && p.validate.is_none();
     let epoch = (ctx.session.commands_started(), ctx.loop_pass);
-    let untouched = rf::recall(ctx.host, path).filter(|k| may_hold && k.epoch == epoch);
+    let (untouched, recalled) = match rf::recall(ctx.host, path) {
+        Some(k) if may_hold && k.epoch == epoch => (Some(k), None),
+        other => (None, other),
+    };
     // A file this run has just read or written (an item before, a task before) is edited
     // from that text, the write guarded by its checksum; otherwise one command reads it (and,
     // when it is missing and may be created, already writes the edit of an empty file).
-    let planned = match rf::recall(ctx.host, path) {
-        Some(k) if !ctx.check && untouched.is_none() => match edit(&k.text, &rules) {
+    let planned = match recalled {
+        Some(k) if !ctx.check => match edit(&k.text, &rules) {
             Ok(o) if o.changed => Some((k.sha256, k.text, o.content)),
             _ => None,
         },
